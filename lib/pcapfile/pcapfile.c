@@ -68,6 +68,7 @@ struct dpc_pcapfile {
 	uint64_t cur_disk;           /* bytes in the file */
 	uint64_t disk_packets;       /* whole records in the file */
 	uint64_t disk_last_ns;
+	bool torn;                   /* could not cut back: leave it to recovery */
 	EVP_MD_CTX *md;
 	uint32_t next_index;
 
@@ -311,8 +312,9 @@ static int pf_write_chunk(struct dpc_pcapfile *w, const uint8_t *p, size_t len,
 	}
 	keep = off;
 	if (keep != done && ftruncate(w->fd, (off_t)(w->cur_disk + keep)) != 0) {
-		/* cannot cut back: the file would end torn; report that error */
-		rc = -errno;
+		/* cannot cut back: the file ends torn; it stays .part so that
+		 * recovery cuts it later */
+		w->torn = true;
 	}
 	if (w->md)
 		EVP_DigestUpdate(w->md, p, keep);
@@ -446,9 +448,9 @@ static int file_finalize(struct dpc_pcapfile *w, const char *reason, const char 
 			snprintf(f->sha256 + 2 * i, 3, "%02x", md[i]);
 	}
 	part_name(f, part, sizeof(part));
-	if (renameat(w->dirfd, part, w->dirfd, f->name) != 0) {
+	if (w->torn || renameat(w->dirfd, part, w->dirfd, f->name) != 0) {
 		if (!rc)
-			rc = -errno;
+			rc = w->torn ? -EIO : -errno;
 		/* keep the .part listed as such: recovery will finish it */
 		f->state = "writing";
 		f->reason = reason;
