@@ -34,6 +34,7 @@
 #define PF_DEFAULT_BUF  (4u * 1024u * 1024u)
 #define PF_MIN_BUF      (2u * (DPC_PCAP_REC_HDR_LEN + DPC_PCAP_SNAPLEN_MAX))
 #define NS_PER_SEC      1000000000ull
+#define PF_WRITEBACK_STEP (8u << 20)  /* sync: start writeback every 8 MiB */
 #define PF_PREFETCH_AHEAD 4096u      /* write_block: bytes streamed ahead of the walk */
 
 ssize_t (*dpc_pcapfile_write_hook)(int fd, const void *buf, size_t len) = write;
@@ -69,6 +70,7 @@ struct dpc_pcapfile {
 	uint64_t cur_disk;           /* bytes in the file */
 	uint64_t disk_packets;       /* whole records in the file */
 	uint64_t disk_last_ns;
+	uint64_t wb_start;           /* writeback started up to here */
 	bool torn;                   /* could not cut back: leave it to recovery */
 	bool disk_low;               /* a flush met the free-space floor */
 	EVP_MD_CTX *md;
@@ -274,6 +276,20 @@ static void uncharge(struct dpc_pcapfile *w, const uint8_t *p, size_t len)
 	}
 }
 
+/*
+ * With syncing on, start the disk writeback of what was written every few
+ * MiB (asynchronous), so the fsync at rotation does not stall the writer
+ * thread for a whole file's worth of dirty pages.
+ */
+static void writeback_kick(struct dpc_pcapfile *w)
+{
+	if (!w->sync || w->cur_disk - w->wb_start < PF_WRITEBACK_STEP)
+		return;
+	(void)sync_file_range(w->fd, (off_t)w->wb_start, (off_t)(w->cur_disk - w->wb_start),
+			      SYNC_FILE_RANGE_WRITE);
+	w->wb_start = w->cur_disk;
+}
+
 /* Bytes that may still be written before the free-space floor. */
 static uint64_t disk_room(struct dpc_pcapfile *w)
 {
@@ -342,6 +358,7 @@ static int pf_write_chunk(struct dpc_pcapfile *w, const uint8_t *p, size_t len,
 		w->cur_disk += len;
 		w->disk_packets += count;
 		w->disk_last_ns = last_ts;
+		writeback_kick(w);
 		return 0;
 	}
 	if (rc == 0) {
@@ -563,6 +580,7 @@ static int file_open(struct dpc_pcapfile *w)
 	w->nfiles++;
 	w->fd = fd;
 	w->cur_size = w->cur_disk = DPC_PCAP_FILE_HDR_LEN;
+	w->wb_start = 0;
 	w->disk_packets = 0;
 	w->disk_last_ns = 0;
 	f->bytes = DPC_PCAP_FILE_HDR_LEN;
