@@ -94,7 +94,7 @@ static int parse_port(const json_t *o, unsigned i, struct dpc_dp_port_cfg *p,
 	json_t *v;
 	char key[64], b[80];
 	bool have_dev = false;
-	uint32_t u;
+	uint32_t u = 0;
 	int rc = 0;
 
 	snprintf(p->name, sizeof(p->name), "p%u", i);
@@ -252,7 +252,7 @@ int dpcapd_config_from_json(json_t *root, struct dpcapd_config *cfg,
 			}
 			d->n_vxlan_ports = (unsigned)json_array_size(v);
 		} else if (!strcmp(k, "max_jobs")) {
-			uint32_t u;
+			uint32_t u = 0;
 
 			rc = u32_in(v, k, 1, DPC_DP_JOBS_MAX, &u, err, errlen);
 			d->max_jobs = u;

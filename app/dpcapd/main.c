@@ -85,7 +85,7 @@ static int start_config_job(struct dpc_dp *dp, const struct dpc_job_spec *spec)
 			snprintf(name, sizeof(name), "%s.%d", spec->name, n);
 			if (!dpc_job_name_valid(name))
 				break;
-			snprintf(s.name, sizeof(s.name), "%s", name);
+			memcpy(s.name, name, strlen(name) + 1);
 		}
 		rc = dpc_dp_job_start(dp, &s, &id, err, sizeof(err));
 		if (rc != -EEXIST || strstr(err, "is active"))

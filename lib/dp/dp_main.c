@@ -94,7 +94,8 @@ static int port_open(struct dpc_dp *dp, unsigned idx, char *err, size_t errlen)
 		n = sizeof(p->devname) - 1;
 	memcpy(p->devname, pc->device, n);
 	p->devname[n] = 0;
-	snprintf(p->name, sizeof(p->name), "%s", pc->name);
+	memcpy(p->name, pc->name, sizeof(p->name));
+	p->name[sizeof(p->name) - 1] = 0;
 	if (rte_eth_dev_get_port_by_name(p->devname, &p->port_id) != 0) {
 		rc = rte_dev_probe(pc->device);
 		if (rc < 0 && rc != -EEXIST) {
@@ -280,7 +281,10 @@ static int job_mkdir(struct dpc_dp *dp, const char *name, char *dir, size_t dirl
 		}
 	}
 	closedir(d);
-	snprintf(dir, dirlen, "%s/%s", dp->cfg.capture_root, name);
+	if ((size_t)snprintf(dir, dirlen, "%s/%s", dp->cfg.capture_root, name) >= dirlen) {
+		rc = -ENAMETOOLONG;
+		set_err(err, errlen, "name: path under capture_root too long");
+	}
 out:
 	close(rootfd);
 	return rc;
