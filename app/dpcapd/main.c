@@ -247,6 +247,7 @@ int main(int argc, char **argv)
 
 		nanosleep(&sl, NULL);
 	}
+	dpc_dp_stop_workers(dp);
 	if (stats_out) {
 		json_t *st = NULL;
 

@@ -1271,6 +1271,18 @@ int dpc_dp_start(struct dpc_dp *dp, char *err, size_t errlen)
 	return 0;
 }
 
+void dpc_dp_stop_workers(struct dpc_dp *dp)
+{
+	unsigned i;
+
+	atomic_store_explicit(&dp->stop_workers, 1, memory_order_release);
+	for (i = 0; i < dp->n_workers; i++)
+		if (dp->workers[i]->launched) {
+			rte_eal_wait_lcore(dp->workers[i]->lcore);
+			dp->workers[i]->launched = false;
+		}
+}
+
 int dpc_dp_destroy(struct dpc_dp *dp)
 {
 	unsigned i, k;
@@ -1287,10 +1299,7 @@ int dpc_dp_destroy(struct dpc_dp *dp)
 		nanosleep(&sl, NULL);
 	}
 	dp_telemetry_register(NULL);
-	atomic_store_explicit(&dp->stop_workers, 1, memory_order_release);
-	for (i = 0; i < dp->n_workers; i++)
-		if (dp->workers[i]->launched)
-			rte_eal_wait_lcore(dp->workers[i]->lcore);
+	dpc_dp_stop_workers(dp);
 	atomic_store_explicit(&dp->stop_writers, 1, memory_order_release);
 	for (i = 0; i < dp->n_writers; i++)
 		if (dp->writers[i].started)
