@@ -306,6 +306,12 @@ static void counters_of(const struct dpc_dp *dp, const struct dp_job *job,
 	}
 	for (d = 0; d < DPC_DROP_COUNT; d++)
 		c->dropped[d] += job->wr.dropped[d];
+	/* records the writer accepted into its buffer but lost to a write
+	 * error (the file is cut back to its last whole record) */
+	if (job->wr.accepted > job->wr.pst.packets)
+		c->dropped[job->wr.pst.stop == DPC_PCAPFILE_STOP_DISK_LOW ?
+			   DPC_DROP_DISK_LOW : DPC_DROP_DISK_ERROR] +=
+			job->wr.accepted - job->wr.pst.packets;
 	c->written = job->wr.pst.packets;
 	c->written_bytes = job->wr.pst.bytes;
 	c->wire_bytes = job->wr.pst.wire_bytes;
