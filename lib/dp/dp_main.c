@@ -1332,11 +1332,13 @@ int dpc_dp_destroy(struct dpc_dp *dp)
 		}
 	for (i = 0; i < dp->n_workers; i++) {
 		for (k = 0; k < dp->n_writers; k++)
-			rte_ring_free(dp->workers[i]->rings[k]);
+			if (dp->workers[i]->rings[k])
+				rte_ring_free(dp->workers[i]->rings[k]);
 		rte_free(dp->workers[i]);
 	}
 	for (i = 0; i < dp->n_writers; i++)
-		rte_ring_free(dp->writers[i].ctl);
+		if (dp->writers[i].ctl)
+			rte_ring_free(dp->writers[i].ctl);
 	for (i = 0; i < dp->n_retired_sets; i++) {
 		dpc_classifier_free(dp->retired_sets[i]->cls);
 		free(dp->retired_sets[i]);
