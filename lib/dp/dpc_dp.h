@@ -76,6 +76,8 @@ struct dpc_dp_config {
 	unsigned n_vxlan_ports;
 	unsigned max_jobs;              /**< 1..DPC_DP_JOBS_MAX */
 	uint32_t validate_ms;           /**< job.validate sampling time */
+	uint32_t worker_idle_sleep_us;  /**< 0: pure polling; else a worker whose
+	                                     queue stayed empty sleeps this long */
 	bool sha256;                    /**< sha256 per file in manifests */
 	struct dpc_job_spec job_defaults; /**< base of every job spec */
 	const json_t *config_json;      /**< the whole config as loaded, shown by
