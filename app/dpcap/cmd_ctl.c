@@ -391,9 +391,10 @@ static void print_job(const json_t *job)
 	print_progress(json_object_get(job, "progress"));
 	json_array_foreach(files, i, v) {
 		human_bytes(b1, sizeof(b1), (double)ji(v, "bytes"));
-		printf("  %-9s%s  %lld packets  %s  %s\n", i == 0 ? "files" : "",
-		       js(v, "name"), (long long)ji(v, "packets"), b1,
-		       js(v, "state"));
+		printf("  %-9s%s  ", i == 0 ? "files" : "", js(v, "name"));
+		if (json_object_get(v, "packets"))
+			printf("%lld packets  ", (long long)ji(v, "packets"));
+		printf("%s  %s\n", b1, js(v, "state"));
 	}
 }
 
@@ -951,8 +952,13 @@ static int cmd_info(struct opts *o)
 	printf("socket: %s\n", js(json_object_get(r, "control"), "socket"));
 	lc = json_object_get(r, "lcores");
 	printf("lcores: main %lld, workers", (long long)ji(lc, "main"));
-	json_array_foreach(json_object_get(lc, "workers"), i, v)
-		printf(" %lld", (long long)json_integer_value(v));
+	json_array_foreach(json_object_get(lc, "workers"), i, v) {
+		if (json_is_integer(v))
+			printf(" %lld", (long long)json_integer_value(v));
+		else
+			printf(" %lld (port %lld queue %lld)", (long long)ji(v, "lcore"),
+			       (long long)ji(v, "port"), (long long)ji(v, "queue"));
+	}
 	printf("\nwriters: %lld\nports:\n", (long long)ji(r, "writers"));
 	json_array_foreach(json_object_get(r, "ports"), i, v) {
 		if (json_is_string(v)) {

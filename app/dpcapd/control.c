@@ -420,6 +420,16 @@ static const struct dpc_ctl_method methods[] = {
 };
 static const unsigned n_methods = sizeof(methods) / sizeof(methods[0]);
 
+static const struct dpc_ctl_code_name code_names[] = {
+	{ DPCAPD_E_NO_JOB, "No such job" },
+	{ DPCAPD_E_FILTER, "Filter error" },
+	{ DPCAPD_E_EXISTS, "Job exists" },
+	{ DPCAPD_E_PATH, "Output path refused" },
+	{ DPCAPD_E_CAPACITY, "No capacity" },
+	{ DPCAPD_E_ENDED, "Job already ended" },
+	{ DPCAPD_E_DATAPATH, "Datapath error" },
+};
+
 /* ---- lifecycle ---- */
 
 static void on_event(void *arg, const char *event, json_t *params)
@@ -445,6 +455,8 @@ struct dpcapd_control *dpcapd_control_open(struct dpc_dp *dp,
 		errno = ENOMEM;
 		return NULL;
 	}
+	dpc_ctl_register_codes(code_names,
+			       sizeof(code_names) / sizeof(code_names[0]));
 	ctl->dp = dp;
 	ctl->methods = methods;
 	ctl->n_methods = n_methods;
