@@ -91,8 +91,20 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+static const struct dpc_ctl_code_name *app_codes;
+static unsigned n_app_codes;
+
+void dpc_ctl_register_codes(const struct dpc_ctl_code_name *names, unsigned n)
+{
+	app_codes = names;
+	n_app_codes = n;
+}
+
 const char *dpc_ctl_code_message(int code)
 {
+	for (unsigned i = 0; i < n_app_codes; i++)
+		if (app_codes[i].code == code)
+			return app_codes[i].message;
 	switch (code) {
 	case DPC_CTL_E_PARSE: return "Parse error";
 	case DPC_CTL_E_INVALID_REQUEST: return "Invalid Request";

@@ -68,6 +68,18 @@ enum dpc_ctl_code {
 /** Short message for a code ("Parse error", ...); "Server error" if unknown. */
 const char *dpc_ctl_code_message(int code);
 
+/** An application's own error code and its short message. */
+struct dpc_ctl_code_name {
+	int code;
+	const char *message;
+};
+/**
+ * Register the application's codes (a static table that outlives every
+ * server; process-wide, call once before serving) so error objects carry
+ * their message instead of "Server error".
+ */
+void dpc_ctl_register_codes(const struct dpc_ctl_code_name *names, unsigned n);
+
 struct dpc_ctl_server;
 struct dpc_ctl_conn;
 struct dpc_ctl_call;      /* one request being served (valid during the handler) */
