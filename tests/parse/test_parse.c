@@ -441,19 +441,36 @@ static void test_arp(void)
 	CHECK_EQ(k.outer.off.l4, DPC_OFF_NONE, "arp: no l4");
 	check_cuts("arp", &f, &defopts);
 
-	f.b[o + 4] = 8; /* hardware length 8 with Ethernet hardware type */
-	save("arp-bad-hlen", f.b, f.n);
+	/* Hardware address length 8 (not Ethernet's 6): addresses move. */
+	fb_init(&f);
+	fb_eth(&f, fb_mac_a, fb_mac_b, 0x0806);
+	o = fb_hdr(&f, DPC_LAYER_ARP, 8 + 8 + 4 + 8 + 4);
+	fb_w16(f.b + o, 6);
+	fb_w16(f.b + o + 2, 0x0800);
+	f.b[o + 4] = 8;
+	f.b[o + 5] = 4;
+	fb_w16(f.b + o + 6, 2);
+	fb_w32(f.b + o + 16, IP4(10, 9, 8, 7));
+	fb_w32(f.b + o + 28, IP4(10, 9, 8, 6));
+	save("arp-hlen8", f.b, f.n);
 	parse(&defopts, f.b, f.n, f.n, &k);
-	check_status(&k, DPC_PARSE_INVALID, DPC_LAYER_ARP, 0, "arp hlen 8");
-	CHECK(!(k.outer.have & DPC_HAVE_ARP), "arp hlen 8: not filled");
+	check_status(&k, DPC_PARSE_OK, DPC_LAYER_NONE, 0, "arp hlen 8");
+	CHECK(k.outer.have & DPC_HAVE_ARP, "arp hlen 8: filled");
+	CHECK(v4eq(&k.outer.l3.src, IP4(10, 9, 8, 7)) && v4eq(&k.outer.l3.dst, IP4(10, 9, 8, 6)),
+	      "arp hlen 8: addresses after 8-byte hardware addresses");
+	CHECK_EQ(k.outer.l3.arp_op, 2, "arp hlen 8: reply");
+	check_cuts("arp hlen 8", &f, &defopts);
 
-	f.b[o + 4] = 6;
-	fb_w16(f.b + o, 6); /* IEEE 802 hardware: other ARP kinds stop at L2 */
+	f.b[o + 5] = 16; /* protocol length 16 with IPv4: not filled */
 	parse(&defopts, f.b, f.n, f.n, &k);
-	check_status(&k, DPC_PARSE_OK, DPC_LAYER_NONE, 0, "arp htype 6");
-	CHECK_EQ(k.outer.have, DPC_HAVE_ETH, "arp htype 6: only Ethernet");
-	CHECK_EQ(k.outer.l3.arp_op, 1, "arp htype 6: opcode still read");
+	check_status(&k, DPC_PARSE_OK, DPC_LAYER_NONE, 0, "arp plen 16");
+	CHECK_EQ(k.outer.have, DPC_HAVE_ETH, "arp plen 16: only Ethernet");
+	CHECK_EQ(k.outer.l3.arp_op, 2, "arp plen 16: opcode still read");
 
+	fb_init(&f);
+	fb_eth(&f, fb_mac_a, fb_mac_b, 0x0806);
+	o = fb_arp(&f, 1, IP4(192, 168, 0, 1), IP4(192, 168, 0, 254));
+	fb_payload(&f, 18, 0);
 	fb_w16(f.b + 12, 0x8035);
 	fb_w16(f.b + o, 1);
 	fb_w16(f.b + o + 6, 3);
@@ -826,9 +843,20 @@ static void test_malformed(void)
 	save("ipv4-totlen-lt-ihl", f.b, f.n);
 	parse(&defopts, f.b, f.n, f.n, &k);
 	check_status(&k, DPC_PARSE_INVALID, DPC_LAYER_IPV4, 0, "total length < IHL");
-	fb_w16(f.b + 16, 0);
+	fb_w16(f.b + 16, 1);
 	parse(&defopts, f.b, f.n, f.n, &k);
-	check_status(&k, DPC_PARSE_INVALID, DPC_LAYER_IPV4, 0, "total length 0");
+	check_status(&k, DPC_PARSE_INVALID, DPC_LAYER_IPV4, 0, "total length 1");
+
+	/* Total length 0: TSO capture, the packet runs to the end of the frame. */
+	build_ipv4_tcp(&f, 0, 20);
+	fb_w16(f.b + 16, 0);
+	save("ipv4-totlen0-tso", f.b, f.n);
+	parse(&defopts, f.b, f.n, f.n, &k);
+	check_status(&k, DPC_PARSE_OK, DPC_LAYER_NONE, 0, "total length 0 (TSO)");
+	CHECK_EQ(k.outer.l3.tot_len, 0, "TSO: total length kept as 0");
+	CHECK_EQ(k.outer.l4.dport, 443, "TSO: TCP parsed");
+	parse(&defopts, f.b, 40, 40, &k);
+	check_status(&k, DPC_PARSE_TRUNCATED, DPC_LAYER_TCP, 0, "TSO frame cut in TCP");
 
 	/* Total length past the frame on the wire. */
 	build_ipv4_tcp(&f, 0, 20);
