@@ -231,8 +231,18 @@ static void tok_text(const struct parser *p, const struct token *t, char *buf,
 	buf[n] = '\0';
 }
 
-/* Unsigned number in C syntax (decimal, 0x hex, 0 octal), whole token. */
+/* Unsigned number in C syntax (decimal, 0x hex, 0 octal), whole token;
+ * base 10 only with parse_num_base (tcpdump reads portrange ends so). */
+static bool parse_num_base(const char *s, size_t len, uint32_t max,
+			   uint32_t *out, int base);
+
 static bool parse_num(const char *s, size_t len, uint32_t max, uint32_t *out)
+{
+	return parse_num_base(s, len, max, out, 0);
+}
+
+static bool parse_num_base(const char *s, size_t len, uint32_t max,
+			   uint32_t *out, int base)
 {
 	char buf[32];
 	char *end;
@@ -243,7 +253,7 @@ static bool parse_num(const char *s, size_t len, uint32_t max, uint32_t *out)
 	memcpy(buf, s, len);
 	buf[len] = '\0';
 	errno = 0;
-	v = strtoul(buf, &end, 0);
+	v = strtoul(buf, &end, base);
 	if (errno || *end != '\0' || v > max)
 		return false;
 	*out = (uint32_t)v;
@@ -636,8 +646,10 @@ static uint32_t qualified_id(struct parser *p, const struct quals *q,
 				char *dash = strchr(idw, '-');
 
 				if (dash == NULL ||
-				    !parse_num(idw, (size_t)(dash - idw), 65535, &lo) ||
-				    !parse_num(dash + 1, strlen(dash + 1), 65535, &hi))
+				    !parse_num_base(idw, (size_t)(dash - idw), 65535,
+						    &lo, 10) ||
+				    !parse_num_base(dash + 1, strlen(dash + 1), 65535,
+						    &hi, 10))
 					return bpf_leaf(p, full, epos, elen);
 				if (lo > hi) {
 					uint32_t t = lo;
