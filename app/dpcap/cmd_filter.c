@@ -610,9 +610,13 @@ int dpc_cmd_filter(int argc, char **argv)
 			caplen -= off;
 			wirelen = wirelen - off;
 		}
-		/* libpcap gives nanoseconds in tv_usec at NANO precision */
-		ts = (uint64_t)ph->ts.tv_sec * 1000000000ull +
-		     (uint64_t)ph->ts.tv_usec;
+		/*
+		 * libpcap gives nanoseconds in tv_usec at NANO precision, and
+		 * seconds sign-extended from the file's 32 bits: take them
+		 * back as the unsigned 32-bit count pcap stores (to 2106).
+		 */
+		ts = (uint64_t)(uint32_t)ph->ts.tv_sec * 1000000000ull +
+		     (uint64_t)(uint32_t)ph->ts.tv_usec;
 		rc = dpc_pcapfile_write(w, ts, frame, caplen, wirelen);
 		if (rc == DPC_PCAPFILE_DONE) {
 			n_match--;      /* refused: not counted as written */
