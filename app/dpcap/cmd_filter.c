@@ -454,7 +454,7 @@ int dpc_cmd_filter(int argc, char **argv)
 	struct pcap_pkthdr *ph;
 	const u_char *data;
 	pcap_t *p = NULL;
-	uint64_t n_read = 0, n_match = 0;
+	uint64_t n_read = 0, n_match = 0, n_written = 0;
 	const char *stop = "end of input";
 	char stopbuf[PCAP_ERRBUF_SIZE + 64];
 	bool have_scratch = false;
@@ -627,6 +627,11 @@ int dpc_cmd_filter(int argc, char **argv)
 				 strerror(-rc));
 			stop = stopbuf;
 			status = DPC_EXIT_FAIL;
+			break;
+		}
+		/* -c: stop reading at the Nth packet, as tcpdump does */
+		if (o.count != 0 && ++n_written >= o.count) {
+			stop = "packet count reached (-c)";
 			break;
 		}
 	}

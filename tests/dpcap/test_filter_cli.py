@@ -54,9 +54,11 @@ for n in (1, M - 1, M, M + 1):
     t.check(rc == 0 and got == want,
             f"-c {n}: the first {len(want)} TCP packets, exactly "
             f"({len(got)} written)")
-    if n == M - 1:
-        t.check("stop: packet count reached (-c)" in err,
-                f"-c {n}: summary names the stop reason")
+    if n in (M - 1, M):
+        last = all_recs.index(tcp_recs[n - 1]) + 1
+        t.check("stop: packet count reached (-c)" in err and
+                f"read {last}," in err,
+                f"-c {n}: stops reading at the {n}th match (packet {last})")
     if n == M + 1:
         t.check("stop: end of input" in err and f"written {M} " in err,
                 f"-c {n}: summary says end of input, {M} written")
@@ -117,6 +119,18 @@ for f in files:
 t.check(rc == 0 and got == spread and len(files) == 5 and
         max(spans) < 10, f"-G 10: 50 s of packets in 5 files, each spanning "
         f"< 10 s ({spans})")
+
+# ---- pcapng and microsecond input ----
+for fmt in ("pcapng", "pcap"):
+    conv = p("conv." + fmt)
+    rc, _, err = run(["editcap", "-F", fmt, imix, conv])
+    rc, _, err = dpcap("-r", conv, "-w", p("conv-out.pcap"), "tcp")
+    _, got = read_pcap(p("conv-out.pcap"))
+    if fmt == "pcap":   # editcap's pcap is microseconds: ns truncated
+        want = [(r[0] // 1000 * 1000,) + r[1:] for r in tcp_recs]
+    else:
+        want = tcp_recs
+    t.check(rc == 0 and got == want, f"{fmt} input (editcap): same packets")
 
 # ---- -s ----
 rc, _, err = dpcap("-r", imix, "-w", p("s.pcap"), "-s", "100")
