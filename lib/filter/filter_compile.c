@@ -194,6 +194,8 @@ static const struct token *peek(const struct parser *p, int k)
 
 	if (i >= p->n_toks)
 		i = p->n_toks - 1;
+	if (i < 0)
+		i = 0;
 	return &p->toks[i];
 }
 
@@ -300,6 +302,10 @@ static int pcap_check(struct parser *p, const char *text, int pos, int len,
 
 	if (pcap_compile(p->pd, &tmp, text, 1, PCAP_NETMASK_UNKNOWN) != 0) {
 		const char *why = pcap_geterr(p->pd);
+		const char *noise = "can't parse filter expression: ";
+
+		if (why && strncmp(why, noise, strlen(noise)) == 0)
+			why += strlen(noise);
 
 		set_err(p, pos, len, "%s in", why && *why ? why : "syntax error");
 		return -1;
@@ -886,7 +892,7 @@ static uint32_t primitive(struct parser *p)
 			return 0;
 		}
 	}
-	q.qe = peek(p, -1)->pos + peek(p, -1)->len;
+	q.qe = p->cur > start ? tok_end(&p->toks[p->cur - 1]) : t->pos;
 	if (p->cur == start) {
 		/* A bare id inherits the previous qualifiers (tcpdump's
 		 * "host A or B"), scope included ("outer host A or B"). */
@@ -904,7 +910,13 @@ static uint32_t primitive(struct parser *p)
 			return 0;
 		if (!is_boundary(p, peek(p, 0)) && peek(p, 0)->t != T_END &&
 		    !tok_is(p, peek(p, 0), "not") && peek(p, 0)->t != T_BANG) {
-			err_tok(p, peek(p, 0), "unexpected");
+			/* "ip prot 6": a word where a keyword was meant is the
+			 * culprit, not what follows it. */
+			bool alpha = id0 == id1;
+
+			for (int i = 0; alpha && i < id0->len; i++)
+				alpha = isalpha((unsigned char)p->src[id0->pos + i]);
+			err_tok(p, alpha ? id0 : peek(p, 0), "unexpected");
 			return 0;
 		}
 		q.valid = true;

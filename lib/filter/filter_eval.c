@@ -31,33 +31,44 @@ void dpc_filter_view(const struct dpc_key *key, const uint8_t *frame,
 {
 	uint32_t l2 = 0, off, et, k = 0, wire;
 
+	wire = key->wirelen > caplen ? key->wirelen : caplen;
 	if (scope == SCOPE_INNER && (key->flags & DPC_KEY_VXLAN)) {
+		/* The inner frame is the UDP payload after the VXLAN header:
+		 * it ends where the outer UDP datagram ends. */
+		uint32_t end;
+
 		if (key->inner.off.l2 != DPC_OFF_NONE)
 			l2 = key->inner.off.l2;
 		else if (key->outer.off.payload != DPC_OFF_NONE)
 			l2 = key->outer.off.payload + 8u;
 		else
 			l2 = caplen;
+		if (key->outer.off.l4 != DPC_OFF_NONE) {
+			end = (uint32_t)key->outer.off.l4 + key->outer.l4.udp_len;
+			if (end >= l2) {
+				wire = end;
+				if (end < caplen)
+					caplen = end;
+			}
+		}
 	}
 	if (l2 > caplen)
 		l2 = caplen;
-	wire = key->wirelen > caplen ? key->wirelen : caplen;
+	if (wire < caplen)
+		wire = caplen;
 	v->frame = frame;
 	v->caplen = caplen;
 	v->l2 = l2;
 	v->contiguous = true;
 	v->body = l2 + 14;
 	v->ethertype = 0;
-	if (caplen - l2 < 14) {
-		v->vcaplen = caplen - l2;
-		v->vwirelen = wire - l2;
+	v->vcaplen = caplen - l2;
+	v->vwirelen = wire - l2;
+	if (caplen - l2 < 14)
 		return;
-	}
 	off = l2 + 12;
 	et = ((uint32_t)frame[off] << 8) | frame[off + 1];
 	v->ethertype = (uint16_t)et;
-	v->vcaplen = caplen - l2;
-	v->vwirelen = wire - l2;
 	while (is_tpid(et)) {
 		if (k == DPC_PARSE_VLAN_MAX || off + 6 > caplen)
 			return; /* too many or cut tags: the frame as it is */
