@@ -194,6 +194,23 @@ n_short = sum(1 for a, b in zip(only8472, orig_recs) if a[1] < b[1])
 t.check(0 < n_short < n_vx, f"--vxlan-port 8472 replaces 4789: only the "
         f"8472 frames stripped ({n_short})")
 
+# ---- outputs read by tcpdump and tshark without a warning ----
+for label, extra in (("vni 5001 and tcp port 5432", []),
+                     ("--strip-vxlan", ["--strip-vxlan"])):
+    out = p("read.pcap")
+    args = ["-r", sample, "-w", out] + extra
+    if not extra:
+        args.append(label)
+    rc, _, err = dpcap(*args)
+    n = len(read_pcap(out)[1])
+    rc1, o1, e1 = run(["tcpdump", "-ttnr", out])
+    rc2, o2, e2 = run(["tshark", "-r", out])
+    t.check(rc == 0 and n > 0 and rc1 == 0 and rc2 == 0 and
+            not warnings(e1) and not warnings(e2) and
+            len(o2.splitlines()) == n,
+            f"sample, {label}: {n} packets, read by tcpdump and tshark "
+            f"without a warning")
+
 # ---- errors: exit status and exactly one line on stderr ----
 open(p("text.txt"), "w").write("not a capture\n")
 os.mkdir(p("adir"))
