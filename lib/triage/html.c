@@ -111,22 +111,23 @@ static void table(FILE *out, const char *title, json_t *arr, const char *const *
 	fputs("</table>\n", out);
 }
 
-/* One panel: polylines of the given series (rates), own y scale. */
+/* One panel of bars, own y scale; several series are stacked per bin. */
 static void panel(FILE *out, json_t *bins, double bin_s, const unsigned *series,
 		  unsigned ns, double y0, double h, const char *title)
 {
 	const double x0 = 70, w = 840;
 	size_t n = json_array_size(bins), i;
-	double max = 0;
+	double max = 0, bw;
 	json_t *b;
 
-	json_array_foreach(bins, i, b)
-		for (unsigned s = 0; s < ns; s++) {
-			double r = (double)json_integer_value(json_array_get(b, series[s])) / bin_s;
+	json_array_foreach(bins, i, b) {
+		double sum = 0;
 
-			if (r > max)
-				max = r;
-		}
+		for (unsigned s = 0; s < ns; s++)
+			sum += (double)json_integer_value(json_array_get(b, series[s])) / bin_s;
+		if (sum > max)
+			max = sum;
+	}
 	fprintf(out, "<rect x='%.0f' y='%.0f' width='%.0f' height='%.0f' fill='#fafafa' "
 		"stroke='#999'/>\n", x0, y0, w, h);
 	fprintf(out, "<text x='%.0f' y='%.0f' font-size='12'>", x0, y0 - 4);
@@ -136,23 +137,24 @@ static void panel(FILE *out, json_t *bins, double bin_s, const unsigned *series,
 		x0 - 4, y0 + 10, max, x0 - 4, y0 + h);
 	if (n == 0 || max <= 0)
 		return;
-	for (unsigned s = 0; s < ns; s++) {
-		const char *color = series[s] == 0 ? "#555" : layer_color[series[s] - 1];
-		double bw = w / (double)n;
+	bw = w / (double)n;
+	json_array_foreach(bins, i, b) {
+		double base = y0 + h;
 
-		/* bars: visible even for a single bin or a single event */
-		json_array_foreach(bins, i, b) {
+		for (unsigned s = 0; s < ns; s++) {
+			const char *color = series[s] == 0 ? "#555" : layer_color[series[s] - 1];
 			double r = (double)json_integer_value(json_array_get(b, series[s])) / bin_s;
 			double bh = r / max * (h - 2);
 
 			if (r <= 0)
 				continue;
 			if (bh < 2)
-				bh = 2;
+				bh = 2;   /* a single event stays visible */
 			fprintf(out, "<rect x='%.2f' y='%.2f' width='%.2f' height='%.2f' "
 				"fill='%s' fill-opacity='%s'/>\n", x0 + bw * (double)i,
-				y0 + h - bh, bw > 1.5 ? bw - 0.5 : 1.0, bh, color,
+				base - bh, bw > 1.5 ? bw - 0.5 : 1.0, bh, color,
 				series[s] == 0 ? "0.55" : "0.85");
+			base -= bh;
 		}
 	}
 }

@@ -650,5 +650,6 @@ void verdict_build(struct dpc_triage *t)
 	internet_findings(t);
 	transport_findings(t);
 	app_findings(t);
-	qsort(t->findings, t->n_findings, sizeof(*t->findings), cmp_finding);
+	if (t->n_findings > 1)
+		qsort(t->findings, t->n_findings, sizeof(*t->findings), cmp_finding);
 }
