@@ -180,6 +180,21 @@ for prof in ("small", "imix", "overlay"):
     t.check(0.005 < host / n < 0.015,
             f"{prof}: server 10.1.0.7 in ~1% of frames ({host / n:.4f})")
 
+# ---- checksums: tshark verifies them (status 0 bad, 1 good) ----
+CK = ["-o", "ip.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE",
+      "-o", "udp.check_checksum:TRUE", "-d", "udp.port==8472,vxlan"]
+for prof in ("sample", "small", "imix", "overlay"):
+    fl = "{}.checksum.status=={}"
+    bad = " or ".join(fl.format(x, 0) for x in ("ip", "tcp", "udp", "icmp",
+                                                 "icmpv6"))
+    good = " or ".join(fl.format(x, 1) for x in ("ip", "tcp", "udp"))
+    nb = len(run(["tshark", "-r", files[prof]] + CK + ["-Y", bad])[1]
+             .splitlines())
+    ng = len(run(["tshark", "-r", files[prof]] + CK + ["-Y", good])[1]
+             .splitlines())
+    t.check(nb == 0 and ng > 0, f"{prof}: checksums verified by tshark "
+            f"({ng} frames good, {nb} bad)")
+
 # ---- the command line ----
 rc, out, _ = run([GEN, "--list"])
 t.check(rc == 0 and all(k in out for k in PROFILES), "--list names every "
