@@ -184,16 +184,13 @@ for prof in ("small", "imix", "overlay"):
 CK = ["-o", "ip.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE",
       "-o", "udp.check_checksum:TRUE", "-d", "udp.port==8472,vxlan"]
 for prof in ("sample", "small", "imix", "overlay"):
-    fl = "{}.checksum.status=={}"
-    bad = " or ".join(fl.format(x, 0) for x in ("ip", "tcp", "udp", "icmp",
-                                                 "icmpv6"))
-    good = " or ".join(fl.format(x, 1) for x in ("ip", "tcp", "udp"))
-    nb = len(run(["tshark", "-r", files[prof]] + CK + ["-Y", bad])[1]
-             .splitlines())
-    ng = len(run(["tshark", "-r", files[prof]] + CK + ["-Y", good])[1]
-             .splitlines())
+    cmd = ["tshark", "-r", files[prof]] + CK + ["-T", "fields"]
+    for x in ("ip", "tcp", "udp", "icmp", "icmpv6"):
+        cmd += ["-e", x + ".checksum.status"]
+    vals = run(cmd)[1].replace("\t", ",").replace("\n", ",").split(",")
+    nb, ng = vals.count("0"), vals.count("1")
     t.check(nb == 0 and ng > 0, f"{prof}: checksums verified by tshark "
-            f"({ng} frames good, {nb} bad)")
+            f"({ng} good, {nb} bad)")
 
 # ---- the command line ----
 rc, out, _ = run([GEN, "--list"])
