@@ -436,10 +436,47 @@ static int parse_level(struct walk *w, struct dpc_hdrs *h, uint32_t off,
 	}
 }
 
+#define NO_OFFS { DPC_OFF_NONE, DPC_OFF_NONE, DPC_OFF_NONE, DPC_OFF_NONE }
+static const struct dpc_key blank_key = {
+	.outer = { .off = NO_OFFS },
+	.inner = { .off = NO_OFFS },
+};
+
+/* Clear the key with sixteen 16-byte stores. memset() or a struct copy of
+ * blank_key became `rep stos` with GCC, which cost a quarter of a parse;
+ * generic vector stores are not turned back into it. */
+typedef uint8_t dpc_v16 __attribute__((vector_size(16), aligned(1), may_alias));
+
+_Static_assert(sizeof(struct dpc_key) == 16 * sizeof(dpc_v16), "key_blank clears 256 bytes");
+
+static inline void key_blank(struct dpc_key *key)
+{
+	const dpc_v16 zero = { 0 };
+	dpc_v16 *v = (dpc_v16 *)(void *)key;
+
+	v[0] = zero;
+	v[1] = zero;
+	v[2] = zero;
+	v[3] = zero;
+	v[4] = zero;
+	v[5] = zero;
+	v[6] = zero;
+	v[7] = zero;
+	v[8] = zero;
+	v[9] = zero;
+	v[10] = zero;
+	v[11] = zero;
+	v[12] = zero;
+	v[13] = zero;
+	v[14] = zero;
+	v[15] = zero;
+	key->outer.off = blank_key.outer.off;
+	key->inner.off = blank_key.inner.off;
+}
+
 static void hdrs_reset(struct dpc_hdrs *h)
 {
-	memset(h, 0, sizeof(*h));
-	h->off.l2 = h->off.l3 = h->off.l4 = h->off.payload = DPC_OFF_NONE;
+	*h = blank_key.inner;
 }
 
 static const struct dpc_parse_opts default_opts = {
@@ -457,9 +494,7 @@ int dpc_parse(const struct dpc_parse_opts *opts, const uint8_t *frame,
 	struct dpc_hdrs *h = &key->outer;
 	int st;
 
-	memset(key, 0, sizeof(*key));
-	hdrs_reset(&key->outer);
-	hdrs_reset(&key->inner);
+	key_blank(key);
 	if (wirelen < caplen)
 		wirelen = caplen;
 	key->caplen = caplen;
