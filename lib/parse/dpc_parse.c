@@ -115,15 +115,33 @@ struct next_level {
 	bool go;
 };
 
+/* need() for an L4 header. In a first fragment a header that runs past
+ * the IP packet continues in the next fragment: that is not an error, the
+ * walk just stops (*stop set). */
+static inline int l4_need(const struct region *r, uint32_t off, uint32_t n, bool frag,
+			  bool *stop)
+{
+	if (off + n <= r->cap)
+		return DPC_PARSE_OK;
+	if (frag && off + n > r->end) {
+		*stop = true;
+		return DPC_PARSE_OK;
+	}
+	return need(r, off, n);
+}
+
 static int parse_tcp(struct walk *w, struct dpc_hdrs *h, uint32_t off,
 		     const struct region *r, bool frag)
 {
 	const uint8_t *p = w->f + off;
-	int st = need(r, off, 20);
+	bool stop = false;
+	int st = l4_need(r, off, 20, frag, &stop);
 	unsigned hlen;
 
 	if (st != DPC_PARSE_OK)
-		return (frag && st == DPC_PARSE_INVALID) ? DPC_PARSE_OK : fail(w, st, DPC_LAYER_TCP);
+		return fail(w, st, DPC_LAYER_TCP);
+	if (stop)
+		return DPC_PARSE_OK;
 	h->off.l4 = (uint16_t)off;
 	h->l4.sport = rd16(p);
 	h->l4.dport = rd16(p + 2);
@@ -136,9 +154,11 @@ static int parse_tcp(struct walk *w, struct dpc_hdrs *h, uint32_t off,
 	h->have |= DPC_HAVE_L4 | DPC_HAVE_TCP;
 	if (hlen < 20)
 		return fail(w, DPC_PARSE_INVALID, DPC_LAYER_TCP);
-	st = need(r, off, hlen);
+	st = l4_need(r, off, hlen, frag, &stop);
 	if (st != DPC_PARSE_OK)
-		return (frag && st == DPC_PARSE_INVALID) ? DPC_PARSE_OK : fail(w, st, DPC_LAYER_TCP);
+		return fail(w, st, DPC_LAYER_TCP);
+	if (stop)
+		return DPC_PARSE_OK;
 	h->off.payload = (uint16_t)(off + hlen);
 	return DPC_PARSE_OK;
 }
@@ -148,10 +168,13 @@ static int parse_icmp(struct walk *w, struct dpc_hdrs *h, uint32_t off,
 {
 	enum dpc_layer layer = v6 ? DPC_LAYER_ICMPV6 : DPC_LAYER_ICMP;
 	const uint8_t *p = w->f + off;
-	int st = need(r, off, 8);
+	bool stop = false;
+	int st = l4_need(r, off, 8, frag, &stop);
 
 	if (st != DPC_PARSE_OK)
-		return (frag && st == DPC_PARSE_INVALID) ? DPC_PARSE_OK : fail(w, st, layer);
+		return fail(w, st, layer);
+	if (stop)
+		return DPC_PARSE_OK;
 	h->off.l4 = (uint16_t)off;
 	h->off.payload = (uint16_t)(off + 8);
 	h->l4.icmp_type = p[0];
@@ -167,10 +190,13 @@ static int parse_udp(struct walk *w, struct dpc_hdrs *h, uint32_t off,
 	const struct dpc_parse_opts *o = w->opts;
 	struct region vr;
 	uint16_t ulen;
-	int st = need(r, off, 8);
+	bool stop = false;
+	int st = l4_need(r, off, 8, frag, &stop);
 
 	if (st != DPC_PARSE_OK)
-		return (frag && st == DPC_PARSE_INVALID) ? DPC_PARSE_OK : fail(w, st, DPC_LAYER_UDP);
+		return fail(w, st, DPC_LAYER_UDP);
+	if (stop)
+		return DPC_PARSE_OK;
 	h->off.l4 = (uint16_t)off;
 	h->l4.sport = rd16(p);
 	h->l4.dport = rd16(p + 2);
