@@ -51,6 +51,7 @@ struct dpc_classifier {
 	uint32_t t64_mask;
 	struct e128 *t128;
 	uint32_t t128_mask;
+	uint64_t bloom[64];    /* 4096-bit pre-check of t64 keys */
 };
 
 static int rank(const struct atomset *s)
@@ -122,6 +123,8 @@ static void nec(const struct dpc_filter *f, uint32_t idx, struct atomset *out)
 	}
 }
 
+#define IN_BITS ((1u << (A_V4 * 2)) | (1u << (A_V6 * 2)) | (1u << (A_PORT * 2)))
+
 static uint64_t key64(uint32_t type, uint32_t scope, uint32_t v)
 {
 	return ((uint64_t)type << 40) | ((uint64_t)scope << 32) | v;
@@ -130,6 +133,12 @@ static uint64_t key64(uint32_t type, uint32_t scope, uint32_t v)
 static inline uint32_t hash64(uint64_t k, uint32_t mask)
 {
 	return (uint32_t)((k * 0x9E3779B97F4A7C15ull) >> 40) & mask;
+}
+
+/* Bloom bit of a t64 key: most lookups miss and stop here. */
+static inline uint32_t bloom_bit(uint64_t k)
+{
+	return (uint32_t)((k * 0x9E3779B97F4A7C15ull) >> 52);
 }
 
 static inline uint32_t hash128(const uint32_t *v, uint32_t scope, uint32_t mask)
@@ -172,8 +181,10 @@ static void insert(struct dpc_classifier *c, const struct atom *a, uint64_t bit)
 		for (;; h = (h + 1) & c->t64_mask) {
 			struct e64 *e = &c->t64[h];
 
-			if (e->key == UINT64_MAX)
+			if (e->key == UINT64_MAX) {
 				e->key = k;
+				c->bloom[bloom_bit(k) >> 6] |= 1ull << (bloom_bit(k) & 63);
+			}
 			if (e->key == k) {
 				add_masks(&e->m_src, &e->m_dst, a->dir, bit);
 				return;
@@ -257,7 +268,11 @@ nomem:
 static inline void look64(const struct dpc_classifier *c, uint64_t k,
 			  uint64_t *cand, bool as_src)
 {
-	uint32_t h = hash64(k, c->t64_mask);
+	uint32_t b = bloom_bit(k), h;
+
+	if (!((c->bloom[b >> 6] >> (b & 63)) & 1))
+		return;
+	h = hash64(k, c->t64_mask);
 
 	for (;; h = (h + 1) & c->t64_mask) {
 		const struct e64 *e = &c->t64[h];
@@ -294,7 +309,7 @@ static void look128(const struct dpc_classifier *c, const struct fview *v,
 }
 
 /* Candidates from one frame level's addresses and ports. */
-static void scope_lookup(const struct dpc_classifier *c, const struct fview *v,
+static inline __attribute__((always_inline)) void scope_lookup(const struct dpc_classifier *c, const struct fview *v,
 			 uint32_t scope, uint64_t *cand)
 {
 	uint32_t x, so, dof;
@@ -310,7 +325,10 @@ static void scope_lookup(const struct dpc_classifier *c, const struct fview *v,
 			so = 28;
 			dof = 38;
 		}
-		if (so) {
+		if (so && v->vcaplen >= dof + 4) {
+			look64(c, key64(A_V4, scope, fv_be32(v->base + so)), cand, true);
+			look64(c, key64(A_V4, scope, fv_be32(v->base + dof)), cand, false);
+		} else if (so) {
 			if (fv_ld32(v, so, &x))
 				look64(c, key64(A_V4, scope, x), cand, true);
 			if (fv_ld32(v, dof, &x))
@@ -341,33 +359,54 @@ static void scope_lookup(const struct dpc_classifier *c, const struct fview *v,
 	}
 }
 
-uint64_t dpc_classifier_match(const struct dpc_classifier *c,
-			      const struct dpc_key *key,
-			      const uint8_t *frame, uint32_t caplen)
+/* The full check of each candidate job (out of line: most packets have
+ * none and skip it). */
+static __attribute__((noinline)) uint64_t
+check_candidates(const struct dpc_classifier *c, uint64_t cand,
+		 const struct dpc_key *key, const uint8_t *frame,
+		 uint32_t caplen, const struct fview *v)
 {
-	uint64_t cand = c->linear, out = 0;
-	const uint32_t in_bits = (1u << (A_V4 * 2)) | (1u << (A_V6 * 2)) |
-				 (1u << (A_PORT * 2));
-	struct fview v;
+	uint64_t out = 0;
 
-	if (c->want & in_bits) {
-		dpc_filter_view(key, frame, caplen, SCOPE_INNER, &v);
-		scope_lookup(c, &v, SCOPE_INNER, &cand);
-	}
-	if (c->want & (in_bits << 1)) {
-		dpc_filter_view(key, frame, caplen, SCOPE_OUTER, &v);
-		scope_lookup(c, &v, SCOPE_OUTER, &cand);
-	}
-	if ((c->want & (1u << (A_VNI * 2))) && (key->flags & DPC_KEY_VXLAN))
-		look64(c, key64(A_VNI, 0, key->vni), &cand, true);
 	while (cand) {
 		unsigned i = (unsigned)__builtin_ctzll(cand);
 
 		cand &= cand - 1;
-		if (dpc_filter_match(c->filters[i], key, frame, caplen))
+		if (dpc_filter_match_view(c->filters[i], key, frame, caplen, v))
 			out |= 1ull << i;
 	}
 	return out;
+}
+
+static __attribute__((noinline)) void
+outer_lookup(const struct dpc_classifier *c, const struct dpc_key *key,
+	     const uint8_t *frame, uint32_t caplen, uint64_t *cand)
+{
+	struct fview o;
+
+	dpc_filter_view(key, frame, caplen, SCOPE_OUTER, &o);
+	scope_lookup(c, &o, SCOPE_OUTER, cand);
+}
+
+uint64_t dpc_classifier_match(const struct dpc_classifier *c,
+			      const struct dpc_key *key,
+			      const uint8_t *frame, uint32_t caplen)
+{
+	uint64_t cand = c->linear;
+	struct fview v;
+
+	dpc_filter_view(key, frame, caplen, SCOPE_INNER, &v);
+	if (c->want & IN_BITS)
+		scope_lookup(c, &v, SCOPE_INNER, &cand);
+	if (__builtin_expect(c->want & ~IN_BITS, 0)) {
+		if (c->want & (IN_BITS << 1))
+			outer_lookup(c, key, frame, caplen, &cand);
+		if ((c->want & (1u << (A_VNI * 2))) && (key->flags & DPC_KEY_VXLAN))
+			look64(c, key64(A_VNI, 0, key->vni), &cand, true);
+	}
+	if (cand == 0)
+		return 0;
+	return check_candidates(c, cand, key, frame, caplen, &v);
 }
 
 void dpc_classifier_free(struct dpc_classifier *c)

@@ -1078,6 +1078,20 @@ static void mark_need(struct dpc_filter *f)
 		default: break;
 		}
 	}
+	f->need4 = 14;
+	if (f->need & (NEED_V4PROTO | NEED_V4L4))
+		f->need4 = 24;
+	if (f->need & NEED_V4ADDR)
+		f->need4 = 34;
+	f->need_l4 = (f->need & NEED_V4L4) != 0;
+	f->need6 = 14;
+	if (f->need & NEED_V6ADDR)
+		f->need6 = 54;
+	if (f->need & NEED_V6NH)
+		f->need6 = 55;
+	if (f->need & NEED_V6L4)
+		f->need6 = 58;
+	f->need_arp = (f->need & NEED_ARP) ? 42 : 14;
 }
 
 static bool has_ext_word(const struct token *toks, int n, const char *src)
