@@ -52,6 +52,7 @@ struct dpc_classifier {
 	struct e128 *t128;
 	uint32_t t128_mask;
 	uint64_t bloom[64];    /* 4096-bit pre-check of t64 keys */
+	bool v4_only;          /* only innermost IPv4 atoms, no linear jobs */
 };
 
 static int rank(const struct atomset *s)
@@ -255,6 +256,7 @@ struct dpc_classifier *dpc_classifier_build(struct dpc_filter *const *filters,
 	for (unsigned i = 0; i < n; i++)
 		for (int j = 0; j < sets[i].n; j++)
 			insert(c, &sets[i].a[j], 1ull << i);
+	c->v4_only = c->linear == 0 && c->want == (1u << (A_V4 * 2 + SCOPE_INNER));
 	free(sets);
 	return c;
 
@@ -388,7 +390,64 @@ outer_lookup(const struct dpc_classifier *c, const struct dpc_key *key,
 	scope_lookup(c, &o, SCOPE_OUTER, cand);
 }
 
+static inline bool bloom_has(const struct dpc_classifier *c, uint64_t k)
+{
+	uint32_t b = bloom_bit(k);
+
+	return (c->bloom[b >> 6] >> (b & 63)) & 1;
+}
+
+static uint64_t match_general(const struct dpc_classifier *c,
+			      const struct dpc_key *key,
+			      const uint8_t *frame, uint32_t caplen);
+
+/*
+ * Jobs indexed on innermost IPv4 addresses only (host jobs, alone or with
+ * ports/protocols): an untagged IPv4 innermost frame whose two addresses
+ * miss the Bloom filter is wanted by none. Everything else takes the
+ * general path, which decides the same.
+ */
+static inline uint64_t match_v4_only(const struct dpc_classifier *c,
+				     const struct dpc_key *key,
+				     const uint8_t *frame, uint32_t caplen)
+{
+	const uint8_t *b = frame;
+	uint32_t len = caplen, et;
+
+	if (key->flags & DPC_KEY_VXLAN) {
+		uint32_t l2 = key->inner.off.l2, l4 = key->outer.off.l4;
+		uint32_t end = l4 + key->outer.l4.udp_len;
+
+		if (l2 == DPC_OFF_NONE || l4 == DPC_OFF_NONE || end > caplen ||
+		    end < l2 + 34)
+			return match_general(c, key, frame, caplen);
+		b = frame + l2;
+		len = end - l2;
+	}
+	if (len < 34)
+		return match_general(c, key, frame, caplen);
+	et = fv_be16(b + 12);
+	if (et != 0x0800) {
+		if (et == 0x0806 || et == 0x8035 || fv_is_tpid(et))
+			return match_general(c, key, frame, caplen);
+		return 0;
+	}
+	if (!bloom_has(c, key64(A_V4, SCOPE_INNER, fv_be32(b + 26))) &&
+	    !bloom_has(c, key64(A_V4, SCOPE_INNER, fv_be32(b + 30))))
+		return 0;
+	return match_general(c, key, frame, caplen);
+}
+
 uint64_t dpc_classifier_match(const struct dpc_classifier *c,
+			      const struct dpc_key *key,
+			      const uint8_t *frame, uint32_t caplen)
+{
+	if (c->v4_only)
+		return match_v4_only(c, key, frame, caplen);
+	return match_general(c, key, frame, caplen);
+}
+
+static uint64_t match_general(const struct dpc_classifier *c,
 			      const struct dpc_key *key,
 			      const uint8_t *frame, uint32_t caplen)
 {

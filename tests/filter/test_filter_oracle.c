@@ -222,16 +222,29 @@ int main(void)
 		struct gen_rng r = { 12345 };
 		unsigned bad = 0, sets = 0, pkts = 0;
 
-		for (int round = 0; round < 24; round++) {
+		/* Jobs indexed on innermost IPv4 addresses only (the
+		 * classifier's fast path). */
+		static const char *const v4jobs[] = {
+			"host 10.0.0.1", "src host 10.0.0.2", "host 10.0.0.1 and tcp port 80",
+			"arp host 10.0.0.1", "host 10.0.0.1 or 10.0.1.5",
+			"dst host 192.168.1.1 and udp", "net 10.0.0.2/32 and not port 22",
+			"host 172.16.0.1 and (tcp[13] & 2 != 0)", "ip host 10.0.0.2 and less 200",
+		};
+		struct dpc_filter *v4f[sizeof(v4jobs) / sizeof(v4jobs[0])];
+
+		for (unsigned j = 0; j < sizeof(v4jobs) / sizeof(v4jobs[0]); j++)
+			v4f[j] = dpc_filter_compile(v4jobs[j], NULL);
+		for (int round = 0; round < 32; round++) {
 			struct dpc_filter *jobs[DPC_CLASSIFIER_MAX];
 			unsigned k = round < 4 ? (unsigned)(1 + round) :
 				     1 + gen_below(&r, DPC_CLASSIFIER_MAX);
 			struct dpc_classifier *c;
 
-			if (round == 23)
+			if (round == 23 || round == 31)
 				k = DPC_CLASSIFIER_MAX;
 			for (unsigned j = 0; j < k; j++)
-				jobs[j] = f[gen_below(&r, N_PLAIN + N_SCOPED)];
+				jobs[j] = round < 24 ? f[gen_below(&r, N_PLAIN + N_SCOPED)] :
+					  v4f[gen_below(&r, sizeof(v4f) / sizeof(v4f[0]))];
 			c = dpc_classifier_build(jobs, k);
 			if (c == NULL) {
 				bad++;
@@ -262,6 +275,8 @@ int main(void)
 		}
 		CHECK_EQ(bad, 0, "classifier mask == individual verdicts (%u job sets, "
 			 "%u packets)", sets, pkts);
+		for (unsigned j = 0; j < sizeof(v4f) / sizeof(v4f[0]); j++)
+			dpc_filter_free(v4f[j]);
 		errno = 0;
 		CHECK(dpc_classifier_build(f, DPC_CLASSIFIER_MAX + 1) == NULL &&
 		      errno == EINVAL, "more than %d jobs refused with EINVAL",
