@@ -42,6 +42,17 @@ struct e128 {
 	uint64_t m_src, m_dst;
 };
 
+/*
+ * What is left to check of a job once its IPv4 host atom was found on an
+ * untagged IPv4 frame of >= 34 bytes (the fast path): nothing ("host A"),
+ * one port primitive ("host A and tcp port 80"), or the whole expression.
+ */
+enum { R_FULL = 0, R_NONE, R_PORT };
+struct resid {
+	uint8_t kind, dir, link;
+	uint16_t lo, hi;
+};
+
 struct dpc_classifier {
 	struct dpc_filter *filters[DPC_CLASSIFIER_MAX];
 	unsigned n;
@@ -53,6 +64,7 @@ struct dpc_classifier {
 	uint32_t t128_mask;
 	uint64_t bloom[64];    /* 4096-bit pre-check of t64 keys */
 	bool v4_only;          /* only innermost IPv4 atoms, no linear jobs */
+	struct resid resid[DPC_CLASSIFIER_MAX];
 };
 
 static int rank(const struct atomset *s)
@@ -124,6 +136,7 @@ static void nec(const struct dpc_filter *f, uint32_t idx, struct atomset *out)
 	}
 }
 
+#define HASH_MUL 0x9E3779B97F4A7C15ull
 #define IN_BITS ((1u << (A_V4 * 2)) | (1u << (A_V6 * 2)) | (1u << (A_PORT * 2)))
 
 static uint64_t key64(uint32_t type, uint32_t scope, uint32_t v)
@@ -133,13 +146,13 @@ static uint64_t key64(uint32_t type, uint32_t scope, uint32_t v)
 
 static inline uint32_t hash64(uint64_t k, uint32_t mask)
 {
-	return (uint32_t)((k * 0x9E3779B97F4A7C15ull) >> 40) & mask;
+	return (uint32_t)((k * HASH_MUL) >> 40) & mask;
 }
 
 /* Bloom bit of a t64 key: most lookups miss and stop here. */
 static inline uint32_t bloom_bit(uint64_t k)
 {
-	return (uint32_t)((k * 0x9E3779B97F4A7C15ull) >> 52);
+	return (uint32_t)((k * HASH_MUL) >> 52);
 }
 
 static inline uint32_t hash128(const uint32_t *v, uint32_t scope, uint32_t mask)
@@ -148,6 +161,67 @@ static inline uint32_t hash128(const uint32_t *v, uint32_t scope, uint32_t mask)
 		     (((uint64_t)v[2] << 32 | v[3]) * 0xC2B2AE3D27D4EB4Full) ^ scope;
 
 	return hash64(k, mask);
+}
+
+static struct resid residual(const struct dpc_filter *f, const struct atomset *s)
+{
+	struct resid r = { R_FULL, 0, 0, 0, 0 };
+	const struct atom *a = &s->a[0];
+	int host = -1, port = -1;
+
+	if (f->n_conj == 0 || s->n != 1 || a->type != A_V4 ||
+	    a->scope != SCOPE_INNER || a->dir == DIR_BOTH)
+		return r;
+	for (int i = 0; i < f->n_conj; i++) {
+		const struct fnode *n = &f->nodes[f->conj[i]];
+
+		if (host < 0 && n->kind == FP_HOST4 && n->u.v4.mask == 0xffffffffu &&
+		    n->u.v4.addr == a->v[0] && n->dir == a->dir && (n->link & LINK_IP))
+			host = i;
+		else if (port < 0 && n->kind == FP_PORT)
+			port = i;
+		else
+			return r;
+	}
+	if (host < 0)
+		return r;
+	if (port < 0) {
+		r.kind = R_NONE;
+	} else {
+		const struct fnode *n = &f->nodes[f->conj[port]];
+
+		r.kind = R_PORT;
+		r.dir = n->dir;
+		r.link = n->link;
+		r.lo = n->u.port.lo;
+		r.hi = n->u.port.hi;
+	}
+	return r;
+}
+
+/* FP_PORT on an untagged IPv4 frame b of len >= 34 bytes (libpcap's loads). */
+static inline bool port_ok_v4(const struct resid *r, const uint8_t *b, uint32_t len)
+{
+	uint32_t proto = b[23], so, span = (uint32_t)(r->hi - r->lo);
+
+	if (!((proto == 6 && (r->link & L4_TCP)) || (proto == 17 && (r->link & L4_UDP)) ||
+	      (proto == 132 && (r->link & L4_SCTP))))
+		return false;
+	if (fv_be16(b + 20) & 0x1fff)
+		return false;
+	so = 14 + (b[14] & 0xfu) * 4;
+	switch (r->dir) {
+	case DIR_SRC:
+		return so + 2 <= len && fv_be16(b + so) - r->lo <= span;
+	case DIR_DST:
+		return so + 4 <= len && fv_be16(b + so + 2) - r->lo <= span;
+	case DIR_BOTH:
+		return so + 4 <= len && fv_be16(b + so) - r->lo <= span &&
+		       fv_be16(b + so + 2) - r->lo <= span;
+	default:
+		return (so + 2 <= len && fv_be16(b + so) - r->lo <= span) ||
+		       (so + 4 <= len && fv_be16(b + so + 2) - r->lo <= span);
+	}
 }
 
 static void add_masks(uint64_t *ms, uint64_t *md, int dir, uint64_t bit)
@@ -257,6 +331,8 @@ struct dpc_classifier *dpc_classifier_build(struct dpc_filter *const *filters,
 		for (int j = 0; j < sets[i].n; j++)
 			insert(c, &sets[i].a[j], 1ull << i);
 	c->v4_only = c->linear == 0 && c->want == (1u << (A_V4 * 2 + SCOPE_INNER));
+	for (unsigned i = 0; i < n; i++)
+		c->resid[i] = residual(filters[i], &sets[i]);
 	free(sets);
 	return c;
 
@@ -265,6 +341,24 @@ nomem:
 	dpc_classifier_free(c);
 	errno = ENOMEM;
 	return NULL;
+}
+
+/* Exact lookup of a t64 key (no Bloom pre-check). */
+static inline void probe64(const struct dpc_classifier *c, uint64_t k,
+			   uint64_t *cand, bool as_src)
+{
+	uint32_t h = hash64(k, c->t64_mask);
+
+	for (;; h = (h + 1) & c->t64_mask) {
+		const struct e64 *e = &c->t64[h];
+
+		if (e->key == k) {
+			*cand |= as_src ? e->m_src : e->m_dst;
+			return;
+		}
+		if (e->key == UINT64_MAX)
+			return;
+	}
 }
 
 static inline void look64(const struct dpc_classifier *c, uint64_t k,
@@ -400,6 +494,12 @@ static inline bool bloom_has(const struct dpc_classifier *c, uint64_t k)
 static uint64_t match_general(const struct dpc_classifier *c,
 			      const struct dpc_key *key,
 			      const uint8_t *frame, uint32_t caplen);
+static uint64_t check_candidates(const struct dpc_classifier *c, uint64_t cand,
+				 const struct dpc_key *key, const uint8_t *frame,
+				 uint32_t caplen, const struct fview *v);
+static uint64_t v4_hit(const struct dpc_classifier *c, uint64_t ks, uint64_t kd,
+		       unsigned hit, const struct dpc_key *key, const uint8_t *frame,
+		       uint32_t caplen, const uint8_t *b, uint32_t len);
 
 /*
  * Jobs indexed on innermost IPv4 addresses only (host jobs, alone or with
@@ -432,10 +532,72 @@ static inline uint64_t match_v4_only(const struct dpc_classifier *c,
 			return match_general(c, key, frame, caplen);
 		return 0;
 	}
-	if (!bloom_has(c, key64(A_V4, SCOPE_INNER, fv_be32(b + 26))) &&
-	    !bloom_has(c, key64(A_V4, SCOPE_INNER, fv_be32(b + 30))))
-		return 0;
-	return match_general(c, key, frame, caplen);
+	{
+		uint64_t ks = key64(A_V4, SCOPE_INNER, fv_be32(b + 26));
+		uint64_t kd = key64(A_V4, SCOPE_INNER, fv_be32(b + 30));
+		uint64_t ps = ks * HASH_MUL, pd = kd * HASH_MUL;
+		unsigned hit = (unsigned)((c->bloom[ps >> 58] >> ((ps >> 52) & 63)) & 1) |
+			       (unsigned)(((c->bloom[pd >> 58] >> ((pd >> 52) & 63)) & 1) << 1);
+
+		if (hit == 0)
+			return 0;
+		return v4_hit(c, ks, kd, hit, key, frame, caplen, b, len);
+	}
+}
+
+/* Jobs with more than a port left to check, on the fast path's frame. */
+static __attribute__((noinline)) uint64_t
+v4_full(const struct dpc_classifier *c, uint64_t cand, const struct dpc_key *key,
+	const uint8_t *frame, uint32_t caplen, const uint8_t *b, uint32_t len)
+{
+	struct fview v;
+
+	v.frame = frame;
+	v.base = b;
+	v.l2 = (uint32_t)(b - frame);
+	v.vcaplen = len;
+	v.vwirelen = (key->flags & DPC_KEY_VXLAN) ? len :
+		     (key->wirelen > caplen ? key->wirelen : caplen);
+	v.ethertype = 0x0800;
+	v.contiguous = true;
+	return check_candidates(c, cand, key, frame, caplen, &v);
+}
+
+/* match_v4_only after a Bloom hit: the exact lookups, then the checks. */
+static __attribute__((noinline)) uint64_t
+v4_hit(const struct dpc_classifier *c, uint64_t ks, uint64_t kd, unsigned hit,
+       const struct dpc_key *key, const uint8_t *frame, uint32_t caplen,
+       const uint8_t *b, uint32_t len)
+{
+	{
+		uint64_t cand = 0;
+
+		if (hit & 1)
+			probe64(c, ks, &cand, true);
+		if (hit & 2)
+			probe64(c, kd, &cand, false);
+		if (cand == 0)
+			return 0;
+		{
+			uint64_t out = 0, rest = 0;
+
+			while (cand) {
+				unsigned i = (unsigned)__builtin_ctzll(cand);
+				const struct resid *r = &c->resid[i];
+
+				cand &= cand - 1;
+				if (r->kind == R_NONE)
+					out |= 1ull << i;
+				else if (r->kind == R_PORT)
+					out |= (uint64_t)port_ok_v4(r, b, len) << i;
+				else
+					rest |= 1ull << i;
+			}
+			if (rest == 0)
+				return out;
+			return out | v4_full(c, rest, key, frame, caplen, b, len);
+		}
+	}
 }
 
 uint64_t dpc_classifier_match(const struct dpc_classifier *c,

@@ -227,15 +227,16 @@ static bool vlan_match(const struct dpc_key *key, int scope, uint32_t id)
 }
 
 struct ectx {
+	const struct fview *in;  /* innermost level */
 	const struct dpc_key *key;
 	const uint8_t *frame;
 	uint32_t caplen;
 	bool have_outer;
-	struct fview v[2];
+	struct fview out;        /* outermost level, built on first use */
 };
 
 /* A native primitive on a view (ethertype 0 when the view is short). */
-static inline bool native(const struct fnode *n, const struct fview *v)
+static inline __attribute__((always_inline)) bool native(const struct fnode *n, const struct fview *v)
 {
 	uint32_t x;
 
@@ -282,12 +283,12 @@ prim_slow(const struct dpc_filter *f, const struct fnode *n, struct ectx *c)
 	if (n->scope == SCOPE_OUTER) {
 		if (!c->have_outer) {
 			dpc_filter_view(c->key, c->frame, c->caplen, SCOPE_OUTER,
-					&c->v[1]);
+					&c->out);
 			c->have_outer = true;
 		}
-		v = &c->v[1];
+		v = &c->out;
 	} else {
-		v = &c->v[0];
+		v = c->in;
 	}
 	if (n->kind == FP_BPF)
 		return run_bpf(f, n->u.slot, v);
@@ -298,7 +299,7 @@ static inline bool prim(const struct dpc_filter *f, const struct fnode *n,
 			struct ectx *c)
 {
 	if (n->kind <= FP_LEN_GE && n->scope == SCOPE_INNER)
-		return native(n, &c->v[0]);
+		return native(n, c->in);
 	return prim_slow(f, n, c);
 }
 
@@ -358,25 +359,25 @@ bool dpc_filter_match_view(const struct dpc_filter *f, const struct dpc_key *key
 
 	if (f->whole >= 0 && (!f->native || too_short(f, inner)))
 		return run_bpf(f, (uint32_t)f->whole, inner);
+	if (f->n_conj) {
+		for (unsigned i = 0; i < f->n_conj; i++)
+			if (!native(&f->nodes[f->conj[i]], inner))
+				return false;
+		return true;
+	}
+	c.in = inner;
 	c.key = key;
 	c.frame = frame;
 	c.caplen = caplen;
 	c.have_outer = false;
-	c.v[0] = *inner;
 	return eval(f, f->root, &c);
 }
 
 bool dpc_filter_match(const struct dpc_filter *f, const struct dpc_key *key,
 		      const uint8_t *frame, uint32_t caplen)
 {
-	struct ectx c;
+	struct fview v;
 
-	c.frame = frame;
-	dpc_filter_view(key, frame, caplen, SCOPE_INNER, &c.v[0]);
-	if (f->whole >= 0 && (!f->native || too_short(f, &c.v[0])))
-		return run_bpf(f, (uint32_t)f->whole, &c.v[0]);
-	c.key = key;
-	c.caplen = caplen;
-	c.have_outer = false;
-	return eval(f, f->root, &c);
+	dpc_filter_view(key, frame, caplen, SCOPE_INNER, &v);
+	return dpc_filter_match_view(f, key, frame, caplen, &v);
 }

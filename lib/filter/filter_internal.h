@@ -82,6 +82,8 @@ struct dpc_filter {
 	uint32_t need;           /* NEED_* of inner-scoped native primitives */
 	uint16_t need4, need6, need_arp; /* view bytes those loads need */
 	bool need_l4;            /* + the IPv4 L4 ports (IHL-dependent) */
+	uint8_t n_conj;          /* root is an and-chain of these inner native */
+	uint32_t conj[8];        /* primitives (node indices), 0: use the tree */
 	struct bpf_program *progs;          /* n_slots programs */
 	struct dpc_filter_bpf_slot *slots;  /* n_slots */
 	uint32_t n_slots;

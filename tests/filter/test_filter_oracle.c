@@ -229,6 +229,8 @@ int main(void)
 			"arp host 10.0.0.1", "host 10.0.0.1 or 10.0.1.5",
 			"dst host 192.168.1.1 and udp", "net 10.0.0.2/32 and not port 22",
 			"host 172.16.0.1 and (tcp[13] & 2 != 0)", "ip host 10.0.0.2 and less 200",
+			"host 10.0.0.2 and src portrange 1-1024", "src host 10.0.0.1 and udp dst port 53",
+			"dst host 10.0.0.1 and src and dst port 80", "host 10.0.0.1 and sctp port 5432",
 		};
 		struct dpc_filter *v4f[sizeof(v4jobs) / sizeof(v4jobs[0])];
 
