@@ -68,6 +68,45 @@ static const struct scoped scoped_exprs[] = {
 };
 #define N_SCOPED (sizeof(scoped_exprs) / sizeof(scoped_exprs[0]))
 
+struct hook_ctx {
+	unsigned *calls, *tagged;
+	unsigned n_slots;
+};
+
+struct hook {
+	const struct bpf_insn *insns;
+	struct hook_ctx *hc;
+};
+static struct hook hooks[512];
+static unsigned n_hooks;
+
+/* An exec hook: libpcap's interpreter, counting what it is given. */
+static uint32_t hook_exec(void *ctx, const uint8_t *pkt, uint32_t caplen,
+			  uint32_t wirelen)
+{
+	struct hook *h = ctx;
+
+	(*h->hc->calls)++;
+	if (caplen >= 14 && ((pkt[12] << 8 | pkt[13]) == 0x8100 ||
+			     (pkt[12] << 8 | pkt[13]) == 0x88a8))
+		(*h->hc->tagged)++;
+	return bpf_filter(h->insns, pkt, wirelen, caplen);
+}
+
+static int install_hook(struct dpc_filter_bpf_slot *slot, void *arg)
+{
+	struct hook_ctx *hc = arg;
+
+	if (n_hooks == sizeof(hooks) / sizeof(hooks[0]))
+		return -1;
+	hooks[n_hooks].insns = slot->insns;
+	hooks[n_hooks].hc = hc;
+	slot->exec = hook_exec;
+	slot->ctx = &hooks[n_hooks++];
+	hc->n_slots++;
+	return 0;
+}
+
 static bool oracle(pcap_t *pd, const char *expr, const uint8_t *p,
 		   uint32_t caplen, uint32_t wirelen)
 {
@@ -283,6 +322,41 @@ int main(void)
 		CHECK(dpc_classifier_build(f, DPC_CLASSIFIER_MAX + 1) == NULL &&
 		      errno == EINVAL, "more than %d jobs refused with EINVAL",
 		      DPC_CLASSIFIER_MAX);
+	}
+	/*
+	 * BPF hooks (the daemon's rte_bpf path): an exec installed on every
+	 * slot is called instead of libpcap's interpreter, with the untagged
+	 * view; verdicts do not change, and the view it sees never starts
+	 * with a VLAN tag.
+	 */
+	{
+		unsigned calls = 0, tagged = 0, changed = 0, slots = 0;
+		struct hook_ctx hc = { &calls, &tagged, 0 };
+
+		for (unsigned i = 0; i < N_PLAIN + N_SCOPED; i++) {
+			hc.n_slots = 0;
+			dpc_filter_bpf_foreach(f[i], install_hook, &hc);
+			slots += hc.n_slots;
+		}
+		for (unsigned n = 0; n < 3000; n++) {
+			struct dpc_key key;
+
+			gen_frame(&g, 555555u + n, -1);
+			dpc_parse(&opts, g.b, g.len, g.wirelen, &key);
+			for (unsigned i = 0; i < N_PLAIN; i++) {
+				struct pcap_pkthdr h = { 0 };
+				bool want;
+
+				h.caplen = g.view_len;
+				h.len = g.view_wirelen;
+				want = pcap_offline_filter(&prog[i], &h, g.view) != 0;
+				changed += want != dpc_filter_match(f[i], &key, g.b, g.len);
+			}
+		}
+		CHECK(slots > 0 && calls > 0, "exec hooks installed on %u BPF slots, "
+		      "called %u times", slots, calls);
+		CHECK_EQ(changed, 0, "verdicts with exec hooks == libpcap");
+		CHECK_EQ(tagged, 0, "hooks never see a VLAN tag at the ethertype");
 	}
 	for (unsigned i = 0; i < N_PLAIN + N_SCOPED; i++)
 		dpc_filter_free(f[i]);
