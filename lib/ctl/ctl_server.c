@@ -683,6 +683,12 @@ static void handle_line(struct dpc_ctl_server *srv, struct dpc_ctl_conn *c,
 			srv->cnt.requests++;
 			set_add(set, error_response(NULL, DPC_CTL_E_INVALID_REQUEST,
 				make_data("request", NULL, "empty batch")));
+		} else if (json_array_size(req) > DPC_CTL_BATCH_MAX) {
+			srv->cnt.requests++;
+			set_add(set, error_response(NULL, DPC_CTL_E_INVALID_REQUEST,
+				make_data("request", NULL, "batch of %zu requests; at "
+					  "most %d", json_array_size(req),
+					  DPC_CTL_BATCH_MAX)));
 		} else {
 			set->batch = true;
 			json_array_foreach(req, i, e)

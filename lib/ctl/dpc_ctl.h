@@ -46,6 +46,8 @@ extern "C" {
 
 /** Longest request line accepted, in bytes, newline excluded. */
 #define DPC_CTL_LINE_MAX 65536
+/** Most requests in one batch (a longer batch is one -32600 error). */
+#define DPC_CTL_BATCH_MAX 1024
 /** Longest job name (dpc_ctl_name_check). */
 #define DPC_CTL_NAME_MAX 64
 /** Most entries in each credential list of the config. */

@@ -317,6 +317,30 @@ static void test_batches_and_notifications(void)
 	CHECK(json_is_object(r) && err_code(r) == DPC_CTL_E_INVALID_REQUEST,
 	      "empty batch: one -32600 object");
 	json_decref(r);
+	{
+		char *b = malloc(4 * (DPC_CTL_BATCH_MAX + 1) + 2);
+		size_t o = 0;
+
+		b[o++] = '[';
+		for (int i = 0; i <= DPC_CTL_BATCH_MAX; i++) {
+			memcpy(b + o, i ? ",{}" : "{}", i ? 3 : 2);
+			o += i ? 3 : 2;
+		}
+		b[o++] = ']';
+		b[o] = '\0';
+		r = ask(c, b);
+		CHECK(json_is_object(r) && err_code(r) == DPC_CTL_E_INVALID_REQUEST,
+		      "batch of %d: one -32600 (at most %d)", DPC_CTL_BATCH_MAX + 1,
+		      DPC_CTL_BATCH_MAX);
+		json_decref(r);
+		b[o - 4] = ']';
+		b[o - 3] = '\0';
+		r = ask(c, b);
+		CHECK(json_is_array(r) && json_array_size(r) == DPC_CTL_BATCH_MAX,
+		      "batch of %d: %d answers", DPC_CTL_BATCH_MAX, DPC_CTL_BATCH_MAX);
+		json_decref(r);
+		free(b);
+	}
 	CHECK(ask(c, "[{\"jsonrpc\":\"2.0\",\"method\":\"echo\"},"
 		  "{\"jsonrpc\":\"2.0\",\"method\":\"echo\"}]") == NULL,
 	      "batch of notifications only: no answer");
