@@ -580,8 +580,11 @@ def test_barrage(c, sock):
         h = Conn(sock)
         h.send(b'{"jsonrpc":"2.0","method":"job.st')
         h.close()
-    r = c.call("job.get", {"id": bid})
-    job = r.get("result", {})
+    for _ in range(50):   # the datapath picks the job up within a few flushes
+        job = c.call("job.get", {"id": bid}).get("result", {})
+        if job.get("counters", {}).get("matched", 0) > 0:
+            break
+        time.sleep(0.1)
     t.eq(job.get("state"), "running", "after the barrage the capture still runs")
     if not t.check(job.get("counters", {}).get("matched", 0) > 0,
                    "and it keeps matching packets"):
