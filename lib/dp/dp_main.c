@@ -1015,10 +1015,11 @@ int dpc_dp_info(struct dpc_dp *dp, json_t **out)
 	unsigned i;
 
 	for (i = 0; i < dp->n_ports; i++)
-		json_array_append_new(ports, json_pack("{s:i, s:s, s:s, s:s, s:i, s:b}",
+		json_array_append_new(ports, json_pack("{s:i, s:s, s:s, s:s, s:i, s:b, s:s}",
 			"index", i, "name", dp->ports[i].name, "device", dp->cfg.ports[i].device,
 			"driver", dp->ports[i].driver, "rx_queues", dp->ports[i].n_queues,
-			"rss", dp->ports[i].rss_on));
+			"rss", dp->ports[i].rss_on,
+			"timestamps", "tsc, converted once per burst"));
 	for (i = 0; i < dp->n_workers; i++)
 		json_array_append_new(wl, json_pack("{s:i, s:i, s:i}", "lcore",
 			dp->workers[i]->lcore, "port", dp->workers[i]->port_idx,

@@ -219,7 +219,7 @@ int dp_worker_main(void *arg)
 				} else {
 					frame = rte_pktmbuf_mtod(m, const uint8_t *);
 				}
-				if (!set || !set->n) {
+				if (!set || !set->port_jobs[w->port_idx]) {
 					w->c.unwanted++;
 					continue;
 				}
