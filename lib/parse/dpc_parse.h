@@ -16,6 +16,47 @@
  * layer. Either way every field of the layers before it is valid and the
  * DPC_HAVE_* bits say exactly which layers were filled.
  *
+ * Truncated or invalid, precisely:
+ *  - Each header must fit in the bytes its enclosing header declares: the
+ *    wire length (wirelen) for the outer Ethernet frame, the IPv4 total
+ *    length / IPv6 payload length for L4 and IPv6 extension headers, the
+ *    UDP length for VXLAN and the inner frame. A header that would fit in
+ *    the declared bytes but not in the captured ones (snaplen) is
+ *    TRUNCATED; one that does not fit in what a length field declares is
+ *    INVALID. Outer L2/L3 headers that do not fit in the frame are
+ *    TRUNCATED (nothing declared their size). Pass the real wirelen: with
+ *    wirelen == caplen a snapped IPv4 packet whose total length exceeds
+ *    the capture is INVALID at ipv4, not truncated.
+ *  - IPv4: version != 4, IHL < 5, total length < IHL*4, total length past
+ *    the enclosing end: INVALID at ipv4. Options cut by the capture:
+ *    TRUNCATED at ipv4. Bytes after the total length (Ethernet padding)
+ *    are ignored.
+ *  - IPv6: version != 6 or payload length past the enclosing end: INVALID
+ *    at ipv6 (payload length 0 with hop-by-hop first is a jumbogram and
+ *    bounded by the enclosing end). Extension headers (hop-by-hop,
+ *    routing, fragment, destination options, AH) are walked up to
+ *    DPC_PARSE_IPV6_EXT_MAX; one more is INVALID at ipv6-ext.
+ *  - Fragments: a later fragment (offset != 0) has no L4 header: status
+ *    OK, DPC_FRAG_LATER, l3.proto says what it carries. A first fragment
+ *    whose IP payload is too short for the L4 header is OK without L4, its
+ *    UDP length is not checked against the IP payload, and VXLAN is never
+ *    decapsulated from a fragment.
+ *  - TCP data offset < 5: INVALID at tcp. UDP length < 8 or past the IP
+ *    payload: INVALID at udp. ICMP/ICMPv6 headers are 8 bytes.
+ *  - VLAN: 802.1Q (0x8100), 802.1ad (0x88a8) and 0x9100 tags; more than
+ *    DPC_PARSE_VLAN_MAX is INVALID at vlan.
+ *  - VXLAN: only on a configured UDP destination port, only while fewer
+ *    than max_tunnel_depth tunnels were decapsulated (else
+ *    DPC_KEY_TUNNEL_DEPTH is set and the UDP payload is left alone, status
+ *    OK). A VXLAN header without the I flag (0x08) is INVALID at vxlan:
+ *    key->vxlan_flags holds its flags, vni stays 0, DPC_KEY_VXLAN is not
+ *    set and nothing is decapsulated; the outer key is complete.
+ *  - The layer that failed may be partly filled: its DPC_HAVE_* bit is set
+ *    when its fixed fields were read (e.g. IPv4 addresses of a header with
+ *    a bad total length, UDP ports of a datagram with a bad length). Always
+ *    check key->status before trusting a layer.
+ *  - Frames longer than 65535 bytes are parsed over their first 65535.
+ *
  * Plain C, no DPDK: unit-tested and fuzzed without EAL.
  */
 #ifndef DPC_PARSE_H
@@ -35,6 +76,8 @@ extern "C" {
 #define DPC_PARSE_VLAN_MAX 8
 /** Hard cap on IPv6 extension headers walked (more is INVALID at IPV6_EXT). */
 #define DPC_PARSE_IPV6_EXT_MAX 8
+/** Hard cap on VXLAN headers decapsulated, whatever max_tunnel_depth says. */
+#define DPC_PARSE_TUNNEL_MAX 8
 /** VXLAN UDP ports a parser may be configured with. */
 #define DPC_PARSE_VXLAN_PORTS_MAX 4
 /** IANA VXLAN port. */
@@ -189,7 +232,8 @@ struct dpc_key {
 	uint32_t wirelen;          /**< bytes on the wire (>= caplen) */
 };
 
-/** Parser options. Zero-initialised is not valid: use dpc_parse_opts_init. */
+/** Parser options. Zero-initialised means no VXLAN decapsulation: start
+ *  from dpc_parse_opts_init. */
 struct dpc_parse_opts {
 	uint16_t vxlan_ports[DPC_PARSE_VXLAN_PORTS_MAX]; /**< host order */
 	uint8_t n_vxlan_ports;     /**< 0 disables VXLAN decapsulation */
@@ -207,7 +251,8 @@ int dpc_parse_opts_add_vxlan_port(struct dpc_parse_opts *opts, uint16_t port);
 
 /**
  * Parse one frame.
- * @param opts    parser options (not modified; may be shared across threads)
+ * @param opts    parser options (not modified; may be shared across threads;
+ *                NULL means the dpc_parse_opts_init defaults)
  * @param frame   first byte of the Ethernet header
  * @param caplen  bytes available at frame
  * @param wirelen original length on the wire (caplen if unknown)

@@ -88,6 +88,7 @@ struct dpc_pcapfile_opts {
 	uint64_t min_free_bytes;     /**< 0 = no free-space check */
 	size_t buf_size;             /**< write buffer; 0 = 4 MiB */
 	bool sha256;                 /**< sha256 of each file in the manifest */
+	bool no_sync;                /**< skip fsync at rotation/close (tests) */
 };
 
 /** Counters of one writer (totals over all its files). */
@@ -140,6 +141,15 @@ int dpc_pcapfile_write_block(struct dpc_pcapfile *w, const void *buf,
 
 /** Flush the buffer to the current file (for a periodic flush). 0 / -errno. */
 int dpc_pcapfile_flush(struct dpc_pcapfile *w);
+
+/**
+ * Apply the time bounds when no record arrives: now_ns at or after the
+ * duration's end stops the writer (DPC_PCAPFILE_STOP_DURATION, files
+ * finalized); a current file older than file_seconds is closed (the next
+ * record opens a new one). Call it from a periodic timer.
+ * @return 0, DPC_PCAPFILE_DONE when stopped, or -errno.
+ */
+int dpc_pcapfile_tick(struct dpc_pcapfile *w, uint64_t now_ns);
 
 /** Copy the counters. Never fails. */
 void dpc_pcapfile_get_stats(const struct dpc_pcapfile *w,
