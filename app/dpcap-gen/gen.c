@@ -142,7 +142,7 @@ static size_t put_l4(const struct gen_hdrs *h, uint8_t *p, size_t pay)
 	uint16_t ck;
 
 	if (h->inner != NULL) {
-		d[0] = h->vxlan_flags ? h->vxlan_flags : 0x08;
+		d[0] = h->vxlan_flags_set ? h->vxlan_flags : 0x08;
 		d[1] = d[2] = d[3] = 0;
 		put32(d + 4, h->vni << 8);
 		pay = 8 + gen_build(h->inner, d + 8, false);

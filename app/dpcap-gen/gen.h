@@ -68,7 +68,8 @@ struct gen_hdrs {
 	/* VXLAN: the UDP payload is a VXLAN header and inner's frame. */
 	const struct gen_hdrs *inner;
 	uint32_t vni;
-	uint8_t vxlan_flags;       /* 0 means the standard 0x08 */
+	uint8_t vxlan_flags;       /* used when vxlan_flags_set, else 0x08 */
+	bool vxlan_flags_set;
 	uint16_t payload;          /* L4 payload bytes (ignored with inner) */
 	uint32_t frame_len;        /* when non-zero: payload chosen to hit it */
 	uint8_t fill;              /* payload byte seed */

@@ -785,13 +785,15 @@ static void profile_malformed(struct gen_sink *s, uint64_t n, uint64_t seed)
 		in.payload = 16;
 		underlay(c, &o, IP4(192, 0, 2, 10), IP4(192, 0, 2, 20), 4789, 5001,
 			 &in);
+		o.vxlan_flags_set = true;
 		o.vxlan_flags = 0x00;             /* I flag unset */
 		len = gen_build(&o, f, true);
 		put_frame(c, f, len);
 		o.vxlan_flags = 0x88;             /* I + reserved bit */
 		len = gen_build(&o, f, true);
 		put_frame(c, f, len);
-		o.vxlan_flags = 0;
+		o.vxlan_flags_set = false;
+		len = gen_build(&o, f, true);
 		l3 = 14 + 20;
 		/* UDP length claims more than the IP packet holds */
 		f[l3 + 4] = 0x04;

@@ -80,6 +80,7 @@ struct dpc_pcapfile {
 	uint64_t frsize;
 
 	struct dpc_pcapfile_stats st;
+	uint64_t manifest_refused;   /* st.refused when the manifest was written */
 	int first_err;
 };
 
@@ -184,6 +185,7 @@ static int manifest_update(struct dpc_pcapfile *w)
 
 	if (!root)
 		return -ENOMEM;
+	w->manifest_refused = w->st.refused;
 	rc = pf_manifest_store(w->dirfd, root, w->sync);
 	json_decref(root);
 	return rc;
@@ -1054,6 +1056,10 @@ int dpc_pcapfile_close(struct dpc_pcapfile *w, struct dpc_pcapfile_stats *st)
 			}
 		}
 		pf_stop(w, DPC_PCAPFILE_STOP_CLOSED, 0);
+	} else if (w->st.refused != w->manifest_refused) {
+		/* records refused after the stop: best effort, the manifest
+		 * on disk is complete without them */
+		manifest_update(w);
 	}
 out:
 	reserve_drop(w);
