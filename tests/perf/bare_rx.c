@@ -175,6 +175,9 @@ int main(int argc, char **argv)
 		used++;
 		lc = rte_get_next_lcore(lc, 1, 0);
 	}
+	/* The harness waits for this line before attaching dpdk-dumpcap. */
+	printf("{\"ready\":true}\n");
+	fflush(stdout);
 	if (start_delay > 0)
 		usleep((useconds_t)(start_delay * 1e6));
 	start_flag = 1;
