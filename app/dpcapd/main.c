@@ -49,6 +49,8 @@ static void usage(FILE *f)
 "options (after --):\n"
 "  --config FILE   JSON config; every key is in docs/config.md\n"
 "  --check         load and validate the config, print it resolved, exit\n"
+"  --stats-out FILE  at exit, once every job is final, write stats.get's\n"
+"                  JSON (counters of ports, workers, jobs) to FILE\n"
 "  --help          this text\n"
 "  --version       print the version\n"
 "\n"
@@ -104,7 +106,7 @@ static int start_config_job(struct dpc_dp *dp, const struct dpc_job_spec *spec)
 int main(int argc, char **argv)
 {
 	struct dpcapd_config cfg;
-	const char *config_path = NULL;
+	const char *config_path = NULL, *stats_out = NULL;
 	bool check = false;
 	char err[1024] = "";
 	struct dpc_dp *dp;
@@ -133,6 +135,8 @@ int main(int argc, char **argv)
 			config_path = argv[++i];
 		} else if (!strncmp(argv[i], "--config=", 9)) {
 			config_path = argv[i] + 9;
+		} else if (!strcmp(argv[i], "--stats-out") && i + 1 < argc) {
+			stats_out = argv[++i];
 		} else if (!strcmp(argv[i], "--check")) {
 			check = true;
 		} else {
@@ -176,6 +180,11 @@ int main(int argc, char **argv)
 	for (i = 0; i < (int)cfg.n_jobs; i++)
 		if (start_config_job(dp, &cfg.jobs[i]) == 0)
 			started++;
+	if (dpc_dp_start(dp, err, sizeof(err)) != 0) {
+		fprintf(stderr, "dpcapd: %s\n", err);
+		status = 1;
+		goto out;
+	}
 #ifdef DPCAPD_HAVE_CONTROL
 	if (cfg.control) {
 		ctl = dpcapd_control_open(dp, cfg.control, err, sizeof(err));
@@ -231,8 +240,24 @@ int main(int argc, char **argv)
 	if (stop_signal)
 		fprintf(stderr, "dpcapd: signal %d: stopping jobs, finalizing files\n",
 			(int)stop_signal);
-#ifdef DPCAPD_HAVE_CONTROL
+	/* end every job and let its files become final before the last stats */
+	dpc_dp_job_stop_all(dp, DPC_JOB_REASON_SHUTDOWN);
+	while (dpc_dp_service(dp) > 0) {
+		struct timespec sl = { 0, 1000000 };
+
+		nanosleep(&sl, NULL);
+	}
+	if (stats_out) {
+		json_t *st = NULL;
+
+		if (dpc_dp_stats(dp, &st) == 0) {
+			if (json_dump_file(st, stats_out, JSON_INDENT(1)) != 0)
+				fprintf(stderr, "dpcapd: cannot write %s\n", stats_out);
+			json_decref(st);
+		}
+	}
 out:
+#ifdef DPCAPD_HAVE_CONTROL
 	dpcapd_control_close(ctl);
 #endif
 	rc = dpc_dp_destroy(dp);

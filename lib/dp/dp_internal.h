@@ -125,6 +125,7 @@ struct dp_worker {
 	uint64_t open_mask;
 	uint64_t oldest_tsc;
 	struct dp_wctr c;
+	bool launched;
 	uint8_t linbuf[16384];      /* multi-segment frames are copied here */
 } __rte_cache_aligned;
 
@@ -181,6 +182,7 @@ struct dpc_dp {
 	char *tel_stats, *tel_jobs; /* compact JSON, refreshed by service */
 	uint64_t tel_last_ns;
 	uint64_t start_ns;
+	bool workers_launched;
 };
 
 /* dp_worker.c */

@@ -1239,24 +1239,36 @@ struct dpc_dp *dpc_dp_create(const struct dpc_dp_config *cfg, char *err,
 		}
 		wr->started = true;
 	}
-	for (i = 0; i < dp->n_workers; i++) {
-		rc = rte_eal_remote_launch(dp_worker_main, dp->workers[i],
-					   dp->workers[i]->lcore);
-		if (rc) {
-			set_err(err, errlen, "worker_lcores: cannot launch on lcore %u: %s",
-				dp->workers[i]->lcore, strerror(-rc));
-			goto fail;
-		}
-		DP_LOG(INFO, "worker %u on lcore %u polls port %s queue %u", i,
-		       dp->workers[i]->lcore, dp->ports[dp->workers[i]->port_idx].name,
-		       dp->workers[i]->queue);
-	}
 	dp_telemetry_register(dp);
 	return dp;
 fail:
 	dpc_dp_destroy(dp);
 	errno = rc < 0 ? -rc : EINVAL;
 	return NULL;
+}
+
+int dpc_dp_start(struct dpc_dp *dp, char *err, size_t errlen)
+{
+	unsigned i;
+	int rc;
+
+	if (dp->workers_launched)
+		return 0;
+	for (i = 0; i < dp->n_workers; i++) {
+		rc = rte_eal_remote_launch(dp_worker_main, dp->workers[i],
+					   dp->workers[i]->lcore);
+		if (rc) {
+			set_err(err, errlen, "worker_lcores: cannot launch on lcore %u: %s",
+				dp->workers[i]->lcore, strerror(-rc));
+			return rc;
+		}
+		dp->workers[i]->launched = true;
+		DP_LOG(INFO, "worker %u on lcore %u polls port %s queue %u", i,
+		       dp->workers[i]->lcore, dp->ports[dp->workers[i]->port_idx].name,
+		       dp->workers[i]->queue);
+	}
+	dp->workers_launched = true;
+	return 0;
 }
 
 int dpc_dp_destroy(struct dpc_dp *dp)
@@ -1277,7 +1289,8 @@ int dpc_dp_destroy(struct dpc_dp *dp)
 	dp_telemetry_register(NULL);
 	atomic_store_explicit(&dp->stop_workers, 1, memory_order_release);
 	for (i = 0; i < dp->n_workers; i++)
-		rte_eal_wait_lcore(dp->workers[i]->lcore);
+		if (dp->workers[i]->launched)
+			rte_eal_wait_lcore(dp->workers[i]->lcore);
 	atomic_store_explicit(&dp->stop_writers, 1, memory_order_release);
 	for (i = 0; i < dp->n_writers; i++)
 		if (dp->writers[i].started)

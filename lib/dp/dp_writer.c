@@ -84,6 +84,15 @@ static void process_block(struct dp_writer *wr, struct dp_block *b)
 				      memory_order_relaxed);
 		atomic_compare_exchange_strong(&job->end_reason, &expect,
 					       (int)reason_of_stop(job->wr.pst.stop));
+	} else if (job->spec.limits.packets &&
+		   job->wr.pst.packets >= job->spec.limits.packets) {
+		/* the exact count is in: the job is complete without waiting
+		 * for one more packet to be refused */
+		int expect = DPC_JOB_REASON_NONE;
+
+		atomic_store_explicit(&job->stop_drop, DPC_DROP_LIMIT, memory_order_relaxed);
+		atomic_compare_exchange_strong(&job->end_reason, &expect,
+					       DPC_JOB_REASON_PACKETS);
 	}
 out:
 	wr->records += b->n_rec;

@@ -90,13 +90,18 @@ void dpc_dp_config_init(struct dpc_dp_config *cfg);
 struct dpc_dp;                          /* opaque */
 
 /**
- * Bring up ports, queues, pools, rings, RCU, writer threads and worker
- * lcores, recover ".part" files under capture_root, and start polling with
- * an empty job set. EAL must be initialised.
+ * Bring up ports, queues, pools, rings, RCU and writer threads and recover
+ * ".part" files under capture_root. The workers do not poll yet: start the
+ * config's jobs, then call dpc_dp_start() (so a finite input such as a
+ * net_pcap file is not consumed before the first job exists).
+ * EAL must be initialised.
  * @return the datapath or NULL with errno and err filled.
  */
 struct dpc_dp *dpc_dp_create(const struct dpc_dp_config *cfg, char *err,
 			     size_t errlen);
+
+/** Launch the worker lcores. @return 0 or -errno (err filled). */
+int dpc_dp_start(struct dpc_dp *dp, char *err, size_t errlen);
 
 /**
  * End every running job (reason SHUTDOWN), flush every block, finalize every
