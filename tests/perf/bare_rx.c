@@ -145,7 +145,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	memset(&conf, 0, sizeof(conf));
-	ret = rte_eth_dev_configure(port, (uint16_t)queues, 0, &conf);
+	/* pdump enables rx and tx callbacks: it needs a tx queue to hook. */
+	ret = rte_eth_dev_configure(port, (uint16_t)queues, pdump ? 1 : 0, &conf);
 	if (ret < 0) {
 		fprintf(stderr, "bare_rx: configure: %s\n", rte_strerror(-ret));
 		return 1;
@@ -156,6 +157,13 @@ int main(int argc, char **argv)
 		if (ret < 0) {
 			fprintf(stderr, "bare_rx: rx queue %u setup: %s (mempool too small for infinite_rx?)\n",
 				q, rte_strerror(-ret));
+			return 1;
+		}
+	}
+	if (pdump) {
+		ret = rte_eth_tx_queue_setup(port, 0, 512, rte_eth_dev_socket_id(port), NULL);
+		if (ret < 0) {
+			fprintf(stderr, "bare_rx: tx queue setup: %s\n", rte_strerror(-ret));
 			return 1;
 		}
 	}
