@@ -454,7 +454,7 @@ int dpc_cmd_filter(int argc, char **argv)
 	struct pcap_pkthdr *ph;
 	const u_char *data;
 	pcap_t *p = NULL;
-	uint64_t n_read = 0, n_match = 0;
+	uint64_t n_read = 0, n_match = 0, n_written = 0;
 	const char *stop = "end of input";
 	char stopbuf[PCAP_ERRBUF_SIZE + 64];
 	bool have_scratch = false;
@@ -610,9 +610,13 @@ int dpc_cmd_filter(int argc, char **argv)
 			caplen -= off;
 			wirelen = wirelen - off;
 		}
-		/* libpcap gives nanoseconds in tv_usec at NANO precision */
-		ts = (uint64_t)ph->ts.tv_sec * 1000000000ull +
-		     (uint64_t)ph->ts.tv_usec;
+		/*
+		 * libpcap gives nanoseconds in tv_usec at NANO precision, and
+		 * seconds sign-extended from the file's 32 bits: take them
+		 * back as the unsigned 32-bit count pcap stores (to 2106).
+		 */
+		ts = (uint64_t)(uint32_t)ph->ts.tv_sec * 1000000000ull +
+		     (uint64_t)(uint32_t)ph->ts.tv_usec;
 		rc = dpc_pcapfile_write(w, ts, frame, caplen, wirelen);
 		if (rc == DPC_PCAPFILE_DONE) {
 			n_match--;      /* refused: not counted as written */
@@ -623,6 +627,11 @@ int dpc_cmd_filter(int argc, char **argv)
 				 strerror(-rc));
 			stop = stopbuf;
 			status = DPC_EXIT_FAIL;
+			break;
+		}
+		/* -c: stop reading at the Nth packet, as tcpdump does */
+		if (o.count != 0 && ++n_written >= o.count) {
+			stop = "packet count reached (-c)";
 			break;
 		}
 	}

@@ -168,7 +168,7 @@ int dpcapd_config_from_json(json_t *root, struct dpcapd_config *cfg,
 				set_err(err, errlen, "ports: must be an array of 1..%d ports, got %s",
 					DPC_DP_PORTS_MAX, b);
 				rc = -EINVAL;
-				break;
+				goto fail;
 			}
 			json_array_foreach(v, i, p) {
 				rc = parse_port(p, (unsigned)i, &d->ports[i], err, errlen);
@@ -185,7 +185,7 @@ int dpcapd_config_from_json(json_t *root, struct dpcapd_config *cfg,
 				set_err(err, errlen, "worker_lcores: must be an array of at most %d lcore ids, got %s",
 					DPC_DP_WORKERS_MAX, b);
 				rc = -EINVAL;
-				break;
+				goto fail;
 			}
 			json_array_foreach(v, i, p) {
 				char key[48];
@@ -239,7 +239,7 @@ int dpcapd_config_from_json(json_t *root, struct dpcapd_config *cfg,
 				brief(v, b, sizeof(b));
 				set_err(err, errlen, "vxlan_ports: must be an array of at most 4 UDP ports, got %s", b);
 				rc = -EINVAL;
-				break;
+				goto fail;
 			}
 			json_array_foreach(v, i, p) {
 				char key[48];
@@ -268,7 +268,7 @@ int dpcapd_config_from_json(json_t *root, struct dpcapd_config *cfg,
 			if (json_is_object(v) && json_object_get(v, "name")) {
 				set_err(err, errlen, "job_defaults.name: a default cannot carry a name");
 				rc = -EINVAL;
-				break;
+				goto fail;
 			}
 			rc = dpc_job_spec_from_json_ex(v, &d->job_defaults, false, e2, sizeof(e2));
 			if (rc)
@@ -278,7 +278,7 @@ int dpcapd_config_from_json(json_t *root, struct dpcapd_config *cfg,
 				brief(v, b, sizeof(b));
 				set_err(err, errlen, "jobs: must be an array of job objects, got %s", b);
 				rc = -EINVAL;
-				break;
+				goto fail;
 			}
 			jobs = v;
 		} else if (!strcmp(k, "control")) {
@@ -286,7 +286,7 @@ int dpcapd_config_from_json(json_t *root, struct dpcapd_config *cfg,
 				brief(v, b, sizeof(b));
 				set_err(err, errlen, "control: must be an object (docs/control-protocol.md), got %s", b);
 				rc = -EINVAL;
-				break;
+				goto fail;
 			}
 			cfg->control = json_is_object(v) ? v : NULL;
 		} else if (!strcmp(k, "exit_when_done")) {
@@ -307,8 +307,8 @@ int dpcapd_config_from_json(json_t *root, struct dpcapd_config *cfg,
 		rc = -EINVAL;
 		goto fail;
 	}
-	if (d->mbuf_cache > d->mbufs / 2) {
-		set_err(err, errlen, "mbuf_cache: %u is more than half of mbufs (%u)",
+	if ((uint64_t)d->mbuf_cache * 3 > (uint64_t)d->mbufs * 2) {
+		set_err(err, errlen, "mbuf_cache: %u is more than mbufs / 1.5 (mbufs %u)",
 			d->mbuf_cache, d->mbufs);
 		rc = -EINVAL;
 		goto fail;

@@ -177,9 +177,12 @@ int main(int argc, char **argv)
 		rte_eal_cleanup();
 		return 1;
 	}
-	for (i = 0; i < (int)cfg.n_jobs; i++)
+	for (i = 0; i < (int)cfg.n_jobs; i++) {
 		if (start_config_job(dp, &cfg.jobs[i]) == 0)
 			started++;
+		else
+			status = 1;  /* reported; the daemon still serves the rest */
+	}
 	if (dpc_dp_start(dp, err, sizeof(err)) != 0) {
 		fprintf(stderr, "dpcapd: %s\n", err);
 		status = 1;
@@ -222,7 +225,7 @@ int main(int argc, char **argv)
 				if (idle_fired && active == 0)
 					break;
 			}
-			if (cfg.exit_when_done && started && active == 0)
+			if (cfg.exit_when_done && active == 0)
 				break;
 #ifdef DPCAPD_HAVE_CONTROL
 			if (ctl) {
@@ -247,6 +250,7 @@ int main(int argc, char **argv)
 
 		nanosleep(&sl, NULL);
 	}
+	dpc_dp_stop_workers(dp);
 	if (stats_out) {
 		json_t *st = NULL;
 

@@ -76,6 +76,7 @@ struct dp_job {
 	/* writer-side counters (written by the job's writer only) */
 	struct {
 		uint64_t dropped[DPC_DROP_COUNT];
+		uint64_t accepted;      /* records pcapfile took (buffered or written) */
 		struct dpc_pcapfile_stats pst;
 	} wr;
 	/* validate */

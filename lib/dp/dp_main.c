@@ -306,6 +306,12 @@ static void counters_of(const struct dpc_dp *dp, const struct dp_job *job,
 	}
 	for (d = 0; d < DPC_DROP_COUNT; d++)
 		c->dropped[d] += job->wr.dropped[d];
+	/* records the writer accepted into its buffer but lost to a write
+	 * error (the file is cut back to its last whole record) */
+	if (job->wr.accepted > job->wr.pst.packets)
+		c->dropped[job->wr.pst.stop == DPC_PCAPFILE_STOP_DISK_LOW ?
+			   DPC_DROP_DISK_LOW : DPC_DROP_DISK_ERROR] +=
+			job->wr.accepted - job->wr.pst.packets;
 	c->written = job->wr.pst.packets;
 	c->written_bytes = job->wr.pst.bytes;
 	c->wire_bytes = job->wr.pst.wire_bytes;
@@ -1271,6 +1277,18 @@ int dpc_dp_start(struct dpc_dp *dp, char *err, size_t errlen)
 	return 0;
 }
 
+void dpc_dp_stop_workers(struct dpc_dp *dp)
+{
+	unsigned i;
+
+	atomic_store_explicit(&dp->stop_workers, 1, memory_order_release);
+	for (i = 0; i < dp->n_workers; i++)
+		if (dp->workers[i]->launched) {
+			rte_eal_wait_lcore(dp->workers[i]->lcore);
+			dp->workers[i]->launched = false;
+		}
+}
+
 int dpc_dp_destroy(struct dpc_dp *dp)
 {
 	unsigned i, k;
@@ -1287,10 +1305,7 @@ int dpc_dp_destroy(struct dpc_dp *dp)
 		nanosleep(&sl, NULL);
 	}
 	dp_telemetry_register(NULL);
-	atomic_store_explicit(&dp->stop_workers, 1, memory_order_release);
-	for (i = 0; i < dp->n_workers; i++)
-		if (dp->workers[i]->launched)
-			rte_eal_wait_lcore(dp->workers[i]->lcore);
+	dpc_dp_stop_workers(dp);
 	atomic_store_explicit(&dp->stop_writers, 1, memory_order_release);
 	for (i = 0; i < dp->n_writers; i++)
 		if (dp->writers[i].started)
@@ -1317,11 +1332,13 @@ int dpc_dp_destroy(struct dpc_dp *dp)
 		}
 	for (i = 0; i < dp->n_workers; i++) {
 		for (k = 0; k < dp->n_writers; k++)
-			rte_ring_free(dp->workers[i]->rings[k]);
+			if (dp->workers[i]->rings[k])
+				rte_ring_free(dp->workers[i]->rings[k]);
 		rte_free(dp->workers[i]);
 	}
 	for (i = 0; i < dp->n_writers; i++)
-		rte_ring_free(dp->writers[i].ctl);
+		if (dp->writers[i].ctl)
+			rte_ring_free(dp->writers[i].ctl);
 	for (i = 0; i < dp->n_retired_sets; i++) {
 		dpc_classifier_free(dp->retired_sets[i]->cls);
 		free(dp->retired_sets[i]);

@@ -66,6 +66,7 @@ static void process_block(struct dp_writer *wr, struct dp_block *b)
 		goto out;
 	}
 	rc = dpc_pcapfile_write_block(job->pf, b->data, b->len, &consumed);
+	job->wr.accepted += consumed;
 	dpc_pcapfile_get_stats(job->pf, &job->wr.pst);
 	if (consumed < b->n_rec) {
 		enum dpc_pcapfile_stop st = job->wr.pst.stop;

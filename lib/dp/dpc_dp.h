@@ -104,6 +104,13 @@ struct dpc_dp *dpc_dp_create(const struct dpc_dp_config *cfg, char *err,
 int dpc_dp_start(struct dpc_dp *dp, char *err, size_t errlen);
 
 /**
+ * Stop polling (a shutdown step: call once no job is active, so the last
+ * dpc_dp_stats() is exact and ethdev counters agree with the workers').
+ * Packets arriving afterwards are left to the NIC. Idempotent.
+ */
+void dpc_dp_stop_workers(struct dpc_dp *dp);
+
+/**
  * End every running job (reason SHUTDOWN), flush every block, finalize every
  * file and manifest, stop workers, writers and ports, free everything.
  * NULL is a no-op. @return 0 or the first -errno met while finalizing.

@@ -194,6 +194,8 @@ static const struct token *peek(const struct parser *p, int k)
 
 	if (i >= p->n_toks)
 		i = p->n_toks - 1;
+	if (i < 0)
+		i = 0;
 	return &p->toks[i];
 }
 
@@ -229,8 +231,18 @@ static void tok_text(const struct parser *p, const struct token *t, char *buf,
 	buf[n] = '\0';
 }
 
-/* Unsigned number in C syntax (decimal, 0x hex, 0 octal), whole token. */
+/* Unsigned number in C syntax (decimal, 0x hex, 0 octal), whole token;
+ * base 10 only with parse_num_base (tcpdump reads portrange ends so). */
+static bool parse_num_base(const char *s, size_t len, uint32_t max,
+			   uint32_t *out, int base);
+
 static bool parse_num(const char *s, size_t len, uint32_t max, uint32_t *out)
+{
+	return parse_num_base(s, len, max, out, 0);
+}
+
+static bool parse_num_base(const char *s, size_t len, uint32_t max,
+			   uint32_t *out, int base)
 {
 	char buf[32];
 	char *end;
@@ -241,7 +253,7 @@ static bool parse_num(const char *s, size_t len, uint32_t max, uint32_t *out)
 	memcpy(buf, s, len);
 	buf[len] = '\0';
 	errno = 0;
-	v = strtoul(buf, &end, 0);
+	v = strtoul(buf, &end, base);
 	if (errno || *end != '\0' || v > max)
 		return false;
 	*out = (uint32_t)v;
@@ -300,6 +312,10 @@ static int pcap_check(struct parser *p, const char *text, int pos, int len,
 
 	if (pcap_compile(p->pd, &tmp, text, 1, PCAP_NETMASK_UNKNOWN) != 0) {
 		const char *why = pcap_geterr(p->pd);
+		const char *noise = "can't parse filter expression: ";
+
+		if (why && strncmp(why, noise, strlen(noise)) == 0)
+			why += strlen(noise);
 
 		set_err(p, pos, len, "%s in", why && *why ? why : "syntax error");
 		return -1;
@@ -630,8 +646,10 @@ static uint32_t qualified_id(struct parser *p, const struct quals *q,
 				char *dash = strchr(idw, '-');
 
 				if (dash == NULL ||
-				    !parse_num(idw, (size_t)(dash - idw), 65535, &lo) ||
-				    !parse_num(dash + 1, strlen(dash + 1), 65535, &hi))
+				    !parse_num_base(idw, (size_t)(dash - idw), 65535,
+						    &lo, 10) ||
+				    !parse_num_base(dash + 1, strlen(dash + 1), 65535,
+						    &hi, 10))
 					return bpf_leaf(p, full, epos, elen);
 				if (lo > hi) {
 					uint32_t t = lo;
@@ -886,7 +904,7 @@ static uint32_t primitive(struct parser *p)
 			return 0;
 		}
 	}
-	q.qe = peek(p, -1)->pos + peek(p, -1)->len;
+	q.qe = p->cur > start ? tok_end(&p->toks[p->cur - 1]) : t->pos;
 	if (p->cur == start) {
 		/* A bare id inherits the previous qualifiers (tcpdump's
 		 * "host A or B"), scope included ("outer host A or B"). */
@@ -904,7 +922,13 @@ static uint32_t primitive(struct parser *p)
 			return 0;
 		if (!is_boundary(p, peek(p, 0)) && peek(p, 0)->t != T_END &&
 		    !tok_is(p, peek(p, 0), "not") && peek(p, 0)->t != T_BANG) {
-			err_tok(p, peek(p, 0), "unexpected");
+			/* "ip prot 6": a word where a keyword was meant is the
+			 * culprit, not what follows it. */
+			bool alpha = id0 == id1;
+
+			for (int i = 0; alpha && i < id0->len; i++)
+				alpha = isalpha((unsigned char)p->src[id0->pos + i]);
+			err_tok(p, alpha ? id0 : peek(p, 0), "unexpected");
 			return 0;
 		}
 		q.valid = true;

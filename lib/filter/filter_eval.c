@@ -18,84 +18,39 @@
 
 #include "filter_internal.h"
 
-/* Largest view handed to a BPF program when tags must be cut out. */
-#define VIEW_BUF 16384
-
-static bool is_tpid(uint32_t et)
+static uint32_t exec_slot(const struct dpc_filter_bpf_slot *s,
+			  const uint8_t *pkt, uint32_t len, uint32_t wirelen)
 {
-	return et == 0x8100 || et == 0x88a8 || et == 0x9100;
+	if (s->exec)
+		return s->exec(s->ctx, pkt, len, wirelen);
+	return bpf_filter(s->insns, pkt, wirelen, len);
 }
 
-void dpc_filter_view(const struct dpc_key *key, const uint8_t *frame,
-		     uint32_t caplen, int scope, struct fview *v)
+/* Tags cut out: the view is assembled on the stack (kept out of line so
+ * the native path carries no large frame). */
+static __attribute__((noinline)) bool
+run_bpf_copy(const struct dpc_filter_bpf_slot *s, const struct fview *v)
 {
-	uint32_t l2 = 0, off, et, k = 0, wire;
+	uint8_t buf[VIEW_BUF];
+	uint32_t len = v->vcaplen;
 
-	if (scope == SCOPE_INNER && (key->flags & DPC_KEY_VXLAN)) {
-		if (key->inner.off.l2 != DPC_OFF_NONE)
-			l2 = key->inner.off.l2;
-		else if (key->outer.off.payload != DPC_OFF_NONE)
-			l2 = key->outer.off.payload + 8u;
-		else
-			l2 = caplen;
-	}
-	if (l2 > caplen)
-		l2 = caplen;
-	wire = key->wirelen > caplen ? key->wirelen : caplen;
-	v->frame = frame;
-	v->caplen = caplen;
-	v->l2 = l2;
-	v->contiguous = true;
-	v->body = l2 + 14;
-	v->ethertype = 0;
-	if (caplen - l2 < 14) {
-		v->vcaplen = caplen - l2;
-		v->vwirelen = wire - l2;
-		return;
-	}
-	off = l2 + 12;
-	et = ((uint32_t)frame[off] << 8) | frame[off + 1];
-	v->ethertype = (uint16_t)et;
-	v->vcaplen = caplen - l2;
-	v->vwirelen = wire - l2;
-	while (is_tpid(et)) {
-		if (k == DPC_PARSE_VLAN_MAX || off + 6 > caplen)
-			return; /* too many or cut tags: the frame as it is */
-		off += 4;
-		et = ((uint32_t)frame[off] << 8) | frame[off + 1];
-		k++;
-	}
-	if (k == 0)
-		return;
-	v->ethertype = (uint16_t)et;
-	v->body = off + 2;
-	v->contiguous = false;
-	v->vcaplen = caplen - v->body + 14;
-	v->vwirelen = wire - v->body + 14;
+	if (len > VIEW_BUF)
+		len = VIEW_BUF;
+	memcpy(buf, v->frame + v->l2, 12);
+	buf[12] = (uint8_t)(v->ethertype >> 8);
+	buf[13] = (uint8_t)v->ethertype;
+	memcpy(buf + 14, v->frame + v->body, len - 14);
+	return exec_slot(s, buf, len, v->vwirelen) != 0;
 }
 
 static bool run_bpf(const struct dpc_filter *f, uint32_t slot,
 		    const struct fview *v)
 {
 	const struct dpc_filter_bpf_slot *s = &f->slots[slot];
-	uint8_t buf[VIEW_BUF];
-	const uint8_t *pkt;
-	uint32_t len = v->vcaplen;
 
-	if (v->contiguous) {
-		pkt = v->frame + v->l2;
-	} else {
-		if (len > VIEW_BUF)
-			len = VIEW_BUF;
-		memcpy(buf, v->frame + v->l2, 12);
-		buf[12] = (uint8_t)(v->ethertype >> 8);
-		buf[13] = (uint8_t)v->ethertype;
-		memcpy(buf + 14, v->frame + v->body, len - 14);
-		pkt = buf;
-	}
-	if (s->exec)
-		return s->exec(s->ctx, pkt, len, v->vwirelen) != 0;
-	return bpf_filter(s->insns, pkt, v->vwirelen, len) != 0;
+	if (!v->contiguous)
+		return run_bpf_copy(s, v);
+	return exec_slot(s, v->frame + v->l2, v->vcaplen, v->vwirelen) != 0;
 }
 
 static bool l4_proto_ok(uint32_t proto, uint8_t set)

@@ -96,8 +96,73 @@ struct fview {
 	bool contiguous;         /* view bytes are frame[l2 .. caplen) */
 };
 
-void dpc_filter_view(const struct dpc_key *key, const uint8_t *frame,
-		     uint32_t caplen, int scope, struct fview *v);
+/* Largest view handed to a BPF program when tags must be cut out. */
+#define VIEW_BUF 16384
+
+static inline bool is_tpid(uint32_t et)
+{
+	return et == 0x8100 || et == 0x88a8 || et == 0x9100;
+}
+
+static inline void dpc_filter_view(const struct dpc_key *key, const uint8_t *frame,
+		     uint32_t caplen, int scope, struct fview *v)
+{
+	uint32_t l2 = 0, off, et, k = 0, wire;
+
+	wire = key->wirelen > caplen ? key->wirelen : caplen;
+	if (scope == SCOPE_INNER && (key->flags & DPC_KEY_VXLAN)) {
+		/* The inner frame is the UDP payload after the VXLAN header:
+		 * it ends where the outer UDP datagram ends. */
+		uint32_t end;
+
+		if (key->inner.off.l2 != DPC_OFF_NONE)
+			l2 = key->inner.off.l2;
+		else if (key->outer.off.payload != DPC_OFF_NONE)
+			l2 = key->outer.off.payload + 8u;
+		else
+			l2 = caplen;
+		if (key->outer.off.l4 != DPC_OFF_NONE) {
+			end = (uint32_t)key->outer.off.l4 + key->outer.l4.udp_len;
+			if (end >= l2) {
+				wire = end;
+				if (end < caplen)
+					caplen = end;
+			}
+		}
+	}
+	if (l2 > caplen)
+		l2 = caplen;
+	if (wire < caplen)
+		wire = caplen;
+	v->frame = frame;
+	v->caplen = caplen;
+	v->l2 = l2;
+	v->contiguous = true;
+	v->body = l2 + 14;
+	v->ethertype = 0;
+	v->vcaplen = caplen - l2;
+	v->vwirelen = wire - l2;
+	if (caplen - l2 < 14)
+		return;
+	off = l2 + 12;
+	et = ((uint32_t)frame[off] << 8) | frame[off + 1];
+	v->ethertype = (uint16_t)et;
+	while (is_tpid(et)) {
+		if (k == DPC_PARSE_VLAN_MAX || off + 6 > caplen)
+			return; /* too many or cut tags: the frame as it is */
+		off += 4;
+		et = ((uint32_t)frame[off] << 8) | frame[off + 1];
+		k++;
+	}
+	if (k == 0)
+		return;
+	v->ethertype = (uint16_t)et;
+	v->body = off + 2;
+	v->contiguous = false;
+	v->vcaplen = caplen - v->body + 14;
+	v->vwirelen = wire - v->body + 14;
+}
+
 
 /* Exposed for the classifier's index extraction (same semantics). */
 static inline bool fv_ld8(const struct fview *v, uint32_t off, uint32_t *out)

@@ -262,6 +262,13 @@ static int parse_ipv4(struct walk *w, struct dpc_hdrs *h, uint32_t off,
 	if (fo & 0x1fff)
 		h->l3.frag |= DPC_FRAG_IS | DPC_FRAG_LATER;
 	h->have |= DPC_HAVE_IPV4;
+	/* Total length 0 is what a host with TCP segmentation offload (or
+	 * Linux BIG TCP) hands the capture: the packet is the whole rest of
+	 * what encloses it, as tshark reads it. */
+	bool tso = tot == 0 && ihl >= 20;
+
+	if (tso)
+		tot = r->end - off;
 	/* IHL, total length and the enclosing length checked both ways. */
 	if (ihl < 20 || tot < ihl || off + tot > r->end)
 		return fail(w, DPC_PARSE_INVALID, DPC_LAYER_IPV4);
@@ -270,7 +277,8 @@ static int parse_ipv4(struct walk *w, struct dpc_hdrs *h, uint32_t off,
 		return fail(w, st, DPC_LAYER_IPV4);
 	if (h->l3.frag & DPC_FRAG_LATER)
 		return DPC_PARSE_OK;
-	ir = sub_region(r, off + tot);
+	/* With TSO nothing declared the end: keep the enclosing region. */
+	ir = tso ? *r : sub_region(r, off + tot);
 	return parse_l4(w, h, off + ihl, &ir, nx);
 }
 
@@ -352,22 +360,24 @@ static int parse_arp(struct walk *w, struct dpc_hdrs *h, uint32_t off,
 		     const struct region *r)
 {
 	const uint8_t *p = w->f + off;
+	uint32_t hlen;
 	int st = need(r, off, 8);
 
 	if (st != DPC_PARSE_OK)
 		return fail(w, st, DPC_LAYER_ARP);
 	h->l3.arp_op = rd16(p + 6);
-	/* Only IPv4-over-Ethernet ARP fills the key; other kinds stop here. */
-	if (rd16(p) != 1 || rd16(p + 2) != ET_IPV4)
+	/* Only ARP carrying IPv4 addresses fills the key (any hardware type
+	 * and address length, as tcpdump and tshark read it); other kinds
+	 * stop here. */
+	if (rd16(p + 2) != ET_IPV4 || p[5] != 4)
 		return DPC_PARSE_OK;
-	if (p[4] != 6 || p[5] != 4)
-		return fail(w, DPC_PARSE_INVALID, DPC_LAYER_ARP);
-	st = need(r, off, 28);
+	hlen = p[4];
+	st = need(r, off, 8 + 2 * hlen + 8);
 	if (st != DPC_PARSE_OK)
 		return fail(w, st, DPC_LAYER_ARP);
 	h->l3.family = 4;
-	memcpy(&h->l3.src.v4, p + 14, 4);
-	memcpy(&h->l3.dst.v4, p + 24, 4);
+	memcpy(&h->l3.src.v4, p + 8 + hlen, 4);
+	memcpy(&h->l3.dst.v4, p + 8 + 2 * hlen + 4, 4);
 	h->have |= DPC_HAVE_ARP;
 	return DPC_PARSE_OK;
 }

@@ -30,7 +30,9 @@
  *  - IPv4: version != 4, IHL < 5, total length < IHL*4, total length past
  *    the enclosing end: INVALID at ipv4. Options cut by the capture:
  *    TRUNCATED at ipv4. Bytes after the total length (Ethernet padding)
- *    are ignored.
+ *    are ignored. Total length 0 (captured on a host doing TCP
+ *    segmentation offload, or Linux BIG TCP) means "up to the enclosing
+ *    end", as tshark reads it; l3.tot_len keeps the 0.
  *  - IPv6: version != 6 or payload length past the enclosing end: INVALID
  *    at ipv6 (payload length 0 with hop-by-hop first is a jumbogram and
  *    bounded by the enclosing end). Extension headers (hop-by-hop,
@@ -41,6 +43,10 @@
  *    whose IP payload is too short for the L4 header is OK without L4, its
  *    UDP length is not checked against the IP payload, and VXLAN is never
  *    decapsulated from a fragment.
+ *  - ARP/RARP: filled (DPC_HAVE_ARP, family 4, sender/target protocol
+ *    address in src/dst) when the protocol type is IPv4 with address
+ *    length 4, whatever the hardware type and length; other ARP kinds stop
+ *    after arp_op, status OK.
  *  - TCP data offset < 5: INVALID at tcp. UDP length < 8 or past the IP
  *    payload: INVALID at udp. ICMP/ICMPv6 headers are 8 bytes.
  *  - VLAN: 802.1Q (0x8100), 802.1ad (0x88a8) and 0x9100 tags; more than
@@ -112,7 +118,7 @@ enum dpc_parse_status {
 /* Which layers of one frame level were filled (struct dpc_hdrs.have). */
 #define DPC_HAVE_ETH      (1u << 0)
 #define DPC_HAVE_VLAN     (1u << 1)  /**< at least one tag */
-#define DPC_HAVE_ARP      (1u << 2)  /**< ARP/RARP for IPv4 over Ethernet */
+#define DPC_HAVE_ARP      (1u << 2)  /**< ARP/RARP with IPv4 addresses */
 #define DPC_HAVE_IPV4     (1u << 3)
 #define DPC_HAVE_IPV6     (1u << 4)
 #define DPC_HAVE_L4       (1u << 5)  /**< ports / ICMP type+code filled */

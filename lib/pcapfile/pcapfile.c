@@ -68,6 +68,8 @@ struct dpc_pcapfile {
 	uint64_t cur_disk;           /* bytes in the file */
 	uint64_t disk_packets;       /* whole records in the file */
 	uint64_t disk_last_ns;
+	bool torn;                   /* could not cut back: leave it to recovery */
+	bool disk_low;               /* a flush met the free-space floor */
 	EVP_MD_CTX *md;
 	uint32_t next_index;
 
@@ -271,25 +273,69 @@ static void uncharge(struct dpc_pcapfile *w, const uint8_t *p, size_t len)
 	}
 }
 
+/* Bytes that may still be written before the free-space floor. */
+static uint64_t disk_room(struct dpc_pcapfile *w)
+{
+	struct statvfs sv;
+	uint64_t avail, keep;
+
+	if (fstatvfs(w->dirfd, &sv) != 0)
+		return 0;
+	w->frsize = sv.f_frsize ? sv.f_frsize : 4096;
+	avail = (uint64_t)sv.f_bavail * w->frsize;
+	keep = w->min_free + w->frsize;
+	return avail > keep ? avail - keep : 0;
+}
+
+/* End of the last whole record of p[0..len) that ends at or before lim. */
+static size_t whole_records(const uint8_t *p, size_t len, size_t lim,
+			    uint64_t *n, uint64_t *last_ts)
+{
+	struct dpc_pcap_rec_hdr h;
+	size_t off = 0, rl;
+
+	while (off + DPC_PCAP_REC_HDR_LEN <= len) {
+		rd_hdr(p + off, &h);
+		rl = DPC_PCAP_REC_HDR_LEN + (size_t)h.incl_len;
+		if (off + rl > lim)
+			break;
+		off += rl;
+		(*n)++;
+		*last_ts = hdr_ts(&h);
+	}
+	return off;
+}
+
 /*
  * Write len bytes of whole records (count records, the last stamped
- * last_ts) to the current file. On error, cut the file back to the last
- * whole record written, uncharge the rest (and the pending run when
- * the chunk is the buffer) and return -errno.
+ * last_ts) to the current file.
+ * - Free-space floor: when another writer filled the disk since these
+ *   records were admitted, only the whole records that fit are written,
+ *   the rest is uncharged and disk_low is set (the caller stops).
+ * - On error, the file is cut back to the last whole record written, the
+ *   rest uncharged (with the pending run when the chunk is the buffer)
+ *   and -errno returned.
  */
 static int pf_write_chunk(struct dpc_pcapfile *w, const uint8_t *p, size_t len,
 			  uint64_t count, uint64_t last_ts, bool is_buf)
 {
-	struct dpc_pcap_rec_hdr h;
 	struct pf_file *f = cur_file(w);
-	size_t done = 0, keep = 0, off = 0;
+	size_t done = 0, keep, lim = len;
 	uint64_t kept = 0, kept_last = w->disk_last_ns;
 	int rc;
 
 	if (!len)
 		return 0;
-	rc = write_all(w->fd, p, len, &done);
-	if (rc == 0) {
+	if (w->min_free) {
+		uint64_t room = disk_room(w);
+
+		if (room < len) {
+			lim = whole_records(p, len, (size_t)room, &kept, &kept_last);
+			w->disk_low = true;
+		}
+	}
+	rc = write_all(w->fd, p, lim, &done);
+	if (rc == 0 && lim == len) {
 		if (w->md)
 			EVP_DigestUpdate(w->md, p, len);
 		w->cur_disk += len;
@@ -297,22 +343,18 @@ static int pf_write_chunk(struct dpc_pcapfile *w, const uint8_t *p, size_t len,
 		w->disk_last_ns = last_ts;
 		return 0;
 	}
-	/* find the last whole record inside what reached the file */
-	while (off + DPC_PCAP_REC_HDR_LEN <= len) {
-		size_t rl;
-
-		rd_hdr(p + off, &h);
-		rl = DPC_PCAP_REC_HDR_LEN + (size_t)h.incl_len;
-		if (off + rl > done)
-			break;
-		off += rl;
-		kept++;
-		kept_last = hdr_ts(&h);
-	}
-	keep = off;
-	if (keep != done && ftruncate(w->fd, (off_t)(w->cur_disk + keep)) != 0) {
-		/* cannot cut back: the file would end torn; report that error */
-		rc = -errno;
+	if (rc == 0) {
+		keep = lim;
+	} else {
+		/* the last whole record inside what reached the file */
+		kept = 0;
+		kept_last = w->disk_last_ns;
+		keep = whole_records(p, len, done, &kept, &kept_last);
+		if (keep != done && ftruncate(w->fd, (off_t)(w->cur_disk + keep)) != 0) {
+			/* cannot cut back: the file ends torn; it stays
+			 * .part so that recovery cuts it later */
+			w->torn = true;
+		}
 	}
 	if (w->md)
 		EVP_DigestUpdate(w->md, p, keep);
@@ -446,9 +488,9 @@ static int file_finalize(struct dpc_pcapfile *w, const char *reason, const char 
 			snprintf(f->sha256 + 2 * i, 3, "%02x", md[i]);
 	}
 	part_name(f, part, sizeof(part));
-	if (renameat(w->dirfd, part, w->dirfd, f->name) != 0) {
+	if (w->torn || renameat(w->dirfd, part, w->dirfd, f->name) != 0) {
 		if (!rc)
-			rc = -errno;
+			rc = w->torn ? -EIO : -errno;
 		/* keep the .part listed as such: recovery will finish it */
 		f->state = "writing";
 		f->reason = reason;
@@ -633,6 +675,8 @@ static int admit(struct dpc_pcapfile *w, uint64_t ts, uint32_t *incl)
 
 	if (w->st.stop != DPC_PCAPFILE_STOP_NONE)
 		return refused(w);
+	if (w->disk_low)
+		return stop_refuse(w, DPC_PCAPFILE_STOP_DISK_LOW);
 	if (!w->have_origin) {
 		w->origin_ns = w->start_ns ? w->start_ns : ts;
 		w->have_origin = true;
@@ -971,9 +1015,15 @@ int dpc_pcapfile_write_block(struct dpc_pcapfile *w, const void *buf,
 	}
 	if (rc < 0 && w->st.stop == DPC_PCAPFILE_STOP_NONE)
 		pf_stop(w, DPC_PCAPFILE_STOP_ERROR, rc);
+	if (rc == 0 && w->disk_low && w->st.stop == DPC_PCAPFILE_STOP_NONE) {
+		rc = pf_stop(w, DPC_PCAPFILE_STOP_DISK_LOW, 0);
+		if (rc == 0)
+			rc = DPC_PCAPFILE_DONE;
+	}
 	if (consumed) {
-		/* records lost to a write error are not "consumed" */
-		if (rc < 0)
+		/* records lost to a write error or cut at the free-space
+		 * floor are not "consumed" */
+		if (w->st.packets < before + n)
 			n = w->st.packets > before ? (uint32_t)(w->st.packets - before) : 0;
 		*consumed = n;
 	}
@@ -993,6 +1043,8 @@ int dpc_pcapfile_flush(struct dpc_pcapfile *w)
 	rc = pf_flush(w);
 	if (rc)
 		pf_stop(w, DPC_PCAPFILE_STOP_ERROR, rc);
+	else if (w->disk_low)
+		rc = pf_stop(w, DPC_PCAPFILE_STOP_DISK_LOW, 0);
 	return rc;
 }
 
@@ -1005,6 +1057,10 @@ int dpc_pcapfile_tick(struct dpc_pcapfile *w, uint64_t now_ns)
 		return -EINVAL;
 	if (w->st.stop != DPC_PCAPFILE_STOP_NONE)
 		return w->st.stop == DPC_PCAPFILE_STOP_ERROR ? w->first_err : DPC_PCAPFILE_DONE;
+	if (w->disk_low) {
+		rc = pf_stop(w, DPC_PCAPFILE_STOP_DISK_LOW, 0);
+		return rc < 0 ? rc : DPC_PCAPFILE_DONE;
+	}
 	if (!w->have_origin && w->start_ns) {
 		w->origin_ns = w->start_ns;
 		w->have_origin = true;

@@ -1271,6 +1271,50 @@ static void test_full_disk(void)
 		  "disk low: manifest stop_reason");
 	CHECK_STR(json_string_value(json_object_get(m, "state")), "failed", "disk low: state failed");
 	json_decref(m);
+	/* another writer fills the disk while records wait in our buffer:
+	 * the flush writes only the whole records above the floor */
+	snprintf(dir, sizeof(dir), "%s/low", mnt);
+	{
+		char cmd[500];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		if (system(cmd) != 0)
+			printf("# rm failed\n");
+	}
+	snprintf(dir, sizeof(dir), "%s/shared", mnt);
+	mkdir(dir, 0755);
+	o = base_opts(dir);
+	o.min_free_bytes = 64 * 1024;
+	w = dpc_pcapfile_open(&o);
+	res = offer(w, r, 40);
+	{
+		char p[500];
+		uint64_t avail, fill;
+		int fd;
+
+		statvfs(dir, &sv);
+		avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+		fill = avail - o.min_free_bytes - 12 * 1024;
+		snprintf(p, sizeof(p), "%s/other-writer", mnt);
+		fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		CHECK(fd >= 0 && posix_fallocate(fd, 0, (off_t)fill) == 0,
+		      "shared disk: another file takes %llu bytes", (unsigned long long)fill);
+		if (fd >= 0)
+			close(fd);
+	}
+	CHECK(res.ok == 40, "shared disk: 40 records admitted into the buffer");
+	CHECK_EQ(dpc_pcapfile_flush(w), 0, "shared disk: flush");
+	dpc_pcapfile_get_stats(w, &st);
+	CHECK_EQ(st.stop, DPC_PCAPFILE_STOP_DISK_LOW, "shared disk: stopped, disk low");
+	statvfs(dir, &sv);
+	CHECK((uint64_t)sv.f_bavail * sv.f_frsize >= o.min_free_bytes,
+	      "shared disk: %llu bytes free >= floor after the flush",
+	      (unsigned long long)sv.f_bavail * sv.f_frsize);
+	dpc_pcapfile_close(w, &st);
+	CHECK(st.packets > 0 && st.packets < 40, "shared disk: %" PRIu64 " of 40 written",
+	      st.packets);
+	got = verify(dir, r, N, &(struct verify_opt){ 0 }, "shared disk");
+	CHECK_EQ(got, st.packets, "shared disk: file holds exactly the counted records");
 	umount2(mnt, MNT_DETACH);
 }
 

@@ -1,0 +1,276 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * test_filter_oracle.c - dpcap's filter verdict against libpcap's.
+ *
+ * For every generated packet (plain, VLAN-tagged, VXLAN; some truncated,
+ * some malformed) and every expression, dpc_filter_match() on the whole
+ * frame must equal pcap_offline_filter() run on the innermost frame as an
+ * untagged Ethernet frame, which the generator built before wrapping it.
+ * Scoped expressions (outer, vxlan, vni, vlan) are checked against the
+ * same oracle on the outer frame and the generator's own record.
+ * Then the classifier: for random job sets its mask equals the K
+ * individual verdicts.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <pcap/pcap.h>
+
+#include "dpc_filter.h"
+#include "dpc_parse.h"
+#include "dpc_test.h"
+#include "filter_gen.h"
+
+#define PER_MODE 4000
+
+#include "filter_exprs.h"
+
+
+
+/* Scoped expressions: a conjunction of terms, each checked on its own. */
+enum term_kind { T_INNER, T_OUTER, T_VXLAN, T_VNI, T_VLAN, T_OVLAN };
+struct term {
+	enum term_kind k;
+	bool neg;
+	const char *pcap; /* T_INNER/T_OUTER: tcpdump expression */
+	int num;          /* T_VNI, T_VLAN/T_OVLAN id (-1 any) */
+};
+struct scoped {
+	const char *expr;
+	struct term t[4];
+	int n;
+};
+
+static const struct scoped scoped_exprs[] = {
+	{ "outer host 192.0.2.10", { { T_OUTER, false, "host 192.0.2.10", 0 } }, 1 },
+	{ "outer (udp port 4789 and src host 192.0.2.20)",
+	  { { T_OUTER, false, "udp port 4789 and src host 192.0.2.20", 0 } }, 1 },
+	{ "vxlan", { { T_VXLAN, false, NULL, 0 } }, 1 },
+	{ "not vxlan and tcp", { { T_VXLAN, true, NULL, 0 },
+				 { T_INNER, false, "tcp", 0 } }, 2 },
+	{ "vni 5001", { { T_VNI, false, NULL, 5001 } }, 1 },
+	{ "vni 5001 and outer src host 192.0.2.10 and tcp port 5432",
+	  { { T_VNI, false, NULL, 5001 },
+	    { T_OUTER, false, "src host 192.0.2.10", 0 },
+	    { T_INNER, false, "tcp port 5432", 0 } }, 3 },
+	{ "vlan", { { T_VLAN, false, NULL, -1 } }, 1 },
+	{ "vlan 100 and host 10.0.0.1", { { T_VLAN, false, NULL, 100 },
+					  { T_INNER, false, "host 10.0.0.1", 0 } }, 2 },
+	{ "outer vlan 10", { { T_OVLAN, false, NULL, 10 } }, 1 },
+	{ "not outer ip6 and tcp[13] & 2 != 0",
+	  { { T_OUTER, true, "ip6", 0 }, { T_INNER, false, "tcp[13] & 2 != 0", 0 } }, 2 },
+	{ "outer host 192.0.2.10 or 192.0.2.20",
+	  { { T_OUTER, false, "host 192.0.2.10 or 192.0.2.20", 0 } }, 1 },
+	{ "outer ether host 02:00:00:00:00:01 and not vni 42",
+	  { { T_OUTER, false, "ether host 02:00:00:00:00:01", 0 },
+	    { T_VNI, true, NULL, 42 } }, 2 },
+};
+#define N_SCOPED (sizeof(scoped_exprs) / sizeof(scoped_exprs[0]))
+
+static bool oracle(pcap_t *pd, const char *expr, const uint8_t *p,
+		   uint32_t caplen, uint32_t wirelen)
+{
+	struct bpf_program prog;
+	struct pcap_pkthdr h = { 0 };
+	bool r;
+
+	if (pcap_compile(pd, &prog, expr, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+		printf("# oracle cannot compile %s: %s\n", expr, pcap_geterr(pd));
+		exit(2);
+	}
+	h.caplen = caplen;
+	h.len = wirelen;
+	r = pcap_offline_filter(&prog, &h, p) != 0;
+	pcap_freecode(&prog);
+	return r;
+}
+
+static bool scoped_expected(pcap_t *pd, const struct scoped *s,
+			    const struct gen_frame *g)
+{
+	for (int i = 0; i < s->n; i++) {
+		const struct term *t = &s->t[i];
+		bool v = false;
+
+		switch (t->k) {
+		case T_INNER:
+			v = oracle(pd, t->pcap, g->view, g->view_len, g->view_wirelen);
+			break;
+		case T_OUTER:
+			v = oracle(pd, t->pcap, g->oview, g->oview_len,
+				   g->oview_wirelen);
+			break;
+		case T_VXLAN:
+			v = g->vxlan;
+			break;
+		case T_VNI:
+			v = g->vxlan && g->vni == (uint32_t)t->num;
+			break;
+		case T_VLAN:
+			v = g->n_tags > 0 && (t->num < 0 || g->vid[0] == t->num ||
+					      (g->n_tags > 1 && g->vid[1] == t->num));
+			break;
+		case T_OVLAN:
+			if (g->vxlan || g->n_otags)
+				v = g->n_otags > 0 && (t->num < 0 || g->ovid[0] == t->num);
+			else
+				v = g->n_tags > 0 && (t->num < 0 || g->vid[0] == t->num ||
+						      (g->n_tags > 1 && g->vid[1] == t->num));
+			break;
+		}
+		if (t->neg)
+			v = !v;
+		if (!v)
+			return false;
+	}
+	return true;
+}
+
+int main(void)
+{
+	static struct gen_frame g;
+	struct dpc_filter *f[N_PLAIN + N_SCOPED];
+	struct bpf_program prog[N_PLAIN];
+	unsigned bad_plain[3][N_PLAIN] = { { 0 } }, bad_scoped[3][N_SCOPED] = { { 0 } };
+	unsigned matched[N_PLAIN] = { 0 }, smatched[N_SCOPED] = { 0 };
+	unsigned vx_mismatch = 0, total = 0, shown = 0;
+	struct dpc_parse_opts opts;
+	pcap_t *pd = pcap_open_dead(DLT_EN10MB, 262144);
+	const char *mode_name[3] = { "plain", "vlan", "vxlan" };
+	unsigned n_native = 0;
+
+	dpc_parse_opts_init(&opts);
+	for (unsigned i = 0; i < N_PLAIN + N_SCOPED; i++) {
+		struct dpc_filter_error err;
+		const char *e = i < N_PLAIN ? plain_exprs[i] : scoped_exprs[i - N_PLAIN].expr;
+
+		f[i] = dpc_filter_compile(e, &err);
+		CHECK(f[i] != NULL, "compile '%s'%s%s", e, f[i] ? "" : ": ",
+		      f[i] ? "" : err.msg);
+		if (f[i] == NULL)
+			return dpc_test_done();
+		n_native += dpc_filter_is_native(f[i]);
+		if (i < N_PLAIN && pcap_compile(pd, &prog[i], e, 1,
+						PCAP_NETMASK_UNKNOWN) != 0) {
+			printf("# libpcap refuses %s\n", e);
+			return 2;
+		}
+	}
+	CHECK(n_native >= 40, "%u of %zu expressions evaluated natively", n_native,
+	      N_PLAIN + N_SCOPED);
+
+	for (int mode = 0; mode < 3; mode++) {
+		for (unsigned n = 0; n < PER_MODE; n++) {
+			struct dpc_key key;
+			struct pcap_pkthdr h = { 0 };
+
+			gen_frame(&g, (uint64_t)mode * 1000003u + n, mode);
+			dpc_parse(&opts, g.b, g.len, g.wirelen, &key);
+			total++;
+			if (!!(key.flags & DPC_KEY_VXLAN) != g.vxlan)
+				vx_mismatch++;
+			h.caplen = g.view_len;
+			h.len = g.view_wirelen;
+			for (unsigned i = 0; i < N_PLAIN; i++) {
+				bool want = pcap_offline_filter(&prog[i], &h, g.view) != 0;
+				bool got = dpc_filter_match(f[i], &key, g.b, g.len);
+
+				matched[i] += want;
+				if (want != got) {
+					bad_plain[mode][i]++;
+					if (shown++ < 20)
+						printf("# %s packet %u kind %d len %u/%u view %u: "
+						       "'%s' dpcap %d libpcap %d\n",
+						       mode_name[mode], n, g.kind, g.len,
+						       g.wirelen, g.view_len, plain_exprs[i],
+						       got, want);
+				}
+			}
+			for (unsigned i = 0; i < N_SCOPED; i++) {
+				bool want = scoped_expected(pd, &scoped_exprs[i], &g);
+				bool got = dpc_filter_match(f[N_PLAIN + i], &key, g.b, g.len);
+
+				smatched[i] += want;
+				if (want != got) {
+					bad_scoped[mode][i]++;
+					if (shown++ < 20)
+						printf("# %s packet %u kind %d: '%s' dpcap %d "
+						       "expected %d\n", mode_name[mode], n,
+						       g.kind, scoped_exprs[i].expr, got, want);
+				}
+			}
+		}
+	}
+	CHECK_EQ(vx_mismatch, 0, "parser decapsulates exactly the generator's VXLAN "
+		 "packets (%u packets)", total);
+	for (unsigned i = 0; i < N_PLAIN; i++) {
+		CHECK(bad_plain[0][i] + bad_plain[1][i] + bad_plain[2][i] == 0,
+		      "'%s' == libpcap on %u packets (%u match; disagreements "
+		      "plain %u vlan %u vxlan %u)", plain_exprs[i], total, matched[i],
+		      bad_plain[0][i], bad_plain[1][i], bad_plain[2][i]);
+	}
+	for (unsigned i = 0; i < N_SCOPED; i++)
+		CHECK(bad_scoped[0][i] + bad_scoped[1][i] + bad_scoped[2][i] == 0,
+		      "'%s' == oracle on %u packets (%u match; disagreements "
+		      "plain %u vlan %u vxlan %u)", scoped_exprs[i].expr, total,
+		      smatched[i], bad_scoped[0][i], bad_scoped[1][i],
+		      bad_scoped[2][i]);
+
+	/* Classifier: random job sets, mask == individual verdicts. */
+	{
+		struct gen_rng r = { 12345 };
+		unsigned bad = 0, sets = 0, pkts = 0;
+
+		for (int round = 0; round < 24; round++) {
+			struct dpc_filter *jobs[DPC_CLASSIFIER_MAX];
+			unsigned k = round < 4 ? (unsigned)(1 + round) :
+				     1 + gen_below(&r, DPC_CLASSIFIER_MAX);
+			struct dpc_classifier *c;
+
+			if (round == 23)
+				k = DPC_CLASSIFIER_MAX;
+			for (unsigned j = 0; j < k; j++)
+				jobs[j] = f[gen_below(&r, N_PLAIN + N_SCOPED)];
+			c = dpc_classifier_build(jobs, k);
+			if (c == NULL) {
+				bad++;
+				continue;
+			}
+			sets++;
+			for (unsigned n = 0; n < 1500; n++) {
+				struct dpc_key key;
+				uint64_t want = 0, got;
+
+				gen_frame(&g, 77777u + round * 7919u + n, -1);
+				dpc_parse(&opts, g.b, g.len, g.wirelen, &key);
+				for (unsigned j = 0; j < k; j++)
+					if (dpc_filter_match(jobs[j], &key, g.b, g.len))
+						want |= 1ull << j;
+				got = dpc_classifier_match(c, &key, g.b, g.len);
+				pkts++;
+				if (got != want) {
+					bad++;
+					if (bad < 5)
+						printf("# classifier k=%u packet %u: got %#llx "
+						       "want %#llx\n", k, n,
+						       (unsigned long long)got,
+						       (unsigned long long)want);
+				}
+			}
+			dpc_classifier_free(c);
+		}
+		CHECK_EQ(bad, 0, "classifier mask == individual verdicts (%u job sets, "
+			 "%u packets)", sets, pkts);
+		errno = 0;
+		CHECK(dpc_classifier_build(f, DPC_CLASSIFIER_MAX + 1) == NULL &&
+		      errno == EINVAL, "more than %d jobs refused with EINVAL",
+		      DPC_CLASSIFIER_MAX);
+	}
+	for (unsigned i = 0; i < N_PLAIN + N_SCOPED; i++)
+		dpc_filter_free(f[i]);
+	for (unsigned i = 0; i < N_PLAIN; i++)
+		pcap_freecode(&prog[i]);
+	pcap_close(pd);
+	return dpc_test_done();
+}

@@ -1,0 +1,299 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Generated capture scenarios for `dpcap triage` (scapy, deterministic).
+
+Each function returns a list of scapy packets with .time set. The tests
+(test_scenarios.py) write them with wrpcap and check the findings; the
+fuzz corpus seeds are written from them as well (write_all).
+"""
+import struct
+import sys
+
+from scapy.all import (ARP, DNS, DNSQR, DNSRR, ICMP, IP, NTP, TCP, UDP, VXLAN,
+                       Ether, Raw, wrpcap)
+
+M_C = "02:00:00:00:00:01"
+M_S = "02:00:00:00:00:02"
+T0 = 1700000000.0
+
+
+def _at(p, t):
+    p.time = t
+    return p
+
+
+class Tcp:
+    """A TCP conversation builder: keeps sequence numbers honest."""
+
+    def __init__(self, pk, c, s, sport, dport, t, isn_c=1000, isn_s=5000,
+                 wrap=None):
+        self.pk, self.c, self.s = pk, c, s
+        self.sport, self.dport = sport, dport
+        self.t = t
+        self.cs = isn_c
+        self.ss = isn_s
+        self.wrap = wrap or (lambda p: p)
+
+    def _pkt(self, frm_client, flags, seq, ack, data=b"", win=65535):
+        if frm_client:
+            p = (Ether(src=M_C, dst=M_S) / IP(src=self.c, dst=self.s) /
+                 TCP(sport=self.sport, dport=self.dport, flags=flags, seq=seq,
+                     ack=ack, window=win))
+        else:
+            p = (Ether(src=M_S, dst=M_C) / IP(src=self.s, dst=self.c) /
+                 TCP(sport=self.dport, dport=self.sport, flags=flags, seq=seq,
+                     ack=ack, window=win))
+        if data:
+            p = p / Raw(data)
+        return self.wrap(p)
+
+    def emit(self, p, dt=0.0005):
+        self.t += dt
+        self.pk.append(_at(p, self.t))
+
+    def handshake(self, rtt=0.002):
+        self.emit(self._pkt(True, "S", self.cs, 0))
+        self.emit(self._pkt(False, "SA", self.ss, self.cs + 1), rtt)
+        self.cs += 1
+        self.ss += 1
+        self.emit(self._pkt(True, "A", self.cs, self.ss))
+
+    def send(self, frm_client, data, dt=0.0005, advance=True):
+        if frm_client:
+            self.emit(self._pkt(True, "PA", self.cs, self.ss, data), dt)
+            if advance:
+                self.cs += len(data)
+        else:
+            self.emit(self._pkt(False, "PA", self.ss, self.cs, data), dt)
+            if advance:
+                self.ss += len(data)
+
+    def ack(self, frm_client, dt=0.0005, ackno=None, win=65535):
+        if frm_client:
+            self.emit(self._pkt(True, "A", self.cs,
+                                self.ss if ackno is None else ackno, win=win), dt)
+        else:
+            self.emit(self._pkt(False, "A", self.ss,
+                                self.cs if ackno is None else ackno, win=win), dt)
+
+    def close(self):
+        self.emit(self._pkt(True, "FA", self.cs, self.ss))
+        self.cs += 1
+        self.emit(self._pkt(False, "FA", self.ss, self.cs))
+        self.ss += 1
+        self.emit(self._pkt(True, "A", self.cs, self.ss))
+
+
+def _tls_client_hello(sni):
+    name = sni.encode()
+    sni_ext = struct.pack("!HBH", len(name) + 3, 0, len(name)) + name
+    exts = struct.pack("!HH", 0, len(sni_ext)) + sni_ext
+    body = (b"\x03\x03" + bytes(32) + b"\x00" + struct.pack("!H", 2) +
+            b"\x13\x01" + b"\x01\x00" + struct.pack("!H", len(exts)) + exts)
+    hs = b"\x01" + struct.pack("!I", len(body))[1:] + body
+    return b"\x16\x03\x01" + struct.pack("!H", len(hs)) + hs
+
+
+def background(pk, t, off=0):
+    """Healthy traffic: DNS answered, an HTTP GET 200, TLS, ping, NTP, ARP.
+    off makes ports and ids distinct when called more than once."""
+    pk.append(_at(Ether(src=M_C, dst="ff:ff:ff:ff:ff:ff") /
+                  ARP(op=1, psrc="10.0.1.5", pdst="10.0.1.1"), t))
+    pk.append(_at(Ether(src=M_S, dst=M_C) /
+                  ARP(op=2, psrc="10.0.1.1", pdst="10.0.1.5"), t + 0.0001))
+    for i in range(5):
+        qid = 100 + off * 10 + i
+        name = f"host{i}.example.com"
+        pk.append(_at(Ether(src=M_C, dst=M_S) / IP(src="10.0.1.5", dst="10.0.0.53") /
+                      UDP(sport=33000 + off * 10 + i, dport=53) /
+                      DNS(id=qid, rd=1, qd=DNSQR(qname=name)), t + 0.01 + i * 0.01))
+        pk.append(_at(Ether(src=M_S, dst=M_C) / IP(src="10.0.0.53", dst="10.0.1.5") /
+                      UDP(sport=53, dport=33000 + off * 10 + i) /
+                      DNS(id=qid, qr=1, ra=1, rd=1, rcode=0, qd=DNSQR(qname=name),
+                          an=DNSRR(rrname=name, rdata="10.0.2.8")),
+                      t + 0.012 + i * 0.01))
+    c = Tcp(pk, "10.0.1.5", "10.0.2.8", 41000 + 2 * off, 80, t + 0.1)
+    c.handshake()
+    c.send(True, b"GET /index.html HTTP/1.1\r\nHost: www.example.com\r\n\r\n")
+    c.ack(False)
+    c.send(False, b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+    c.ack(True)
+    c.close()
+    c = Tcp(pk, "10.0.1.5", "10.0.2.9", 41001 + 2 * off, 443, t + 0.2)
+    c.handshake()
+    c.send(True, _tls_client_hello("api.example.com"))
+    c.send(False, b"\x16\x03\x03\x00\x04\x02\x00\x00\x00")
+    c.ack(True)
+    c.close()
+    for i in range(3):
+        pk.append(_at(Ether(src=M_C, dst=M_S) / IP(src="10.0.1.5", dst="10.0.2.8") /
+                      ICMP(type=8, id=7 + off, seq=i), t + 0.3 + i * 0.1))
+        pk.append(_at(Ether(src=M_S, dst=M_C) / IP(src="10.0.2.8", dst="10.0.1.5") /
+                      ICMP(type=0, id=7 + off, seq=i), t + 0.3005 + i * 0.1))
+    pk.append(_at(Ether(src=M_C, dst=M_S) / IP(src="10.0.1.5", dst="10.0.0.123") /
+                  UDP(sport=123, dport=123) / NTP(), t + 0.7))
+    pk.append(_at(Ether(src=M_S, dst=M_C) / IP(src="10.0.0.123", dst="10.0.1.5") /
+                  UDP(sport=123, dport=123) / NTP(mode=4), t + 0.701))
+    return pk
+
+
+def healthy():
+    pk = []
+    for k in range(4):
+        background(pk, T0 + k * 1.0, k)
+    return sorted(pk, key=lambda p: p.time)
+
+
+def refused(n=38):
+    pk = []
+    background(pk, T0)
+    for i in range(n):
+        t = T0 + 1.0 + i * 0.05
+        pk.append(_at(Ether(src=M_C, dst=M_S) / IP(src="10.0.1.5", dst="10.0.3.7") /
+                      TCP(sport=50000 + i, dport=5432, flags="S", seq=1000 + i), t))
+        pk.append(_at(Ether(src=M_S, dst=M_C) / IP(src="10.0.3.7", dst="10.0.1.5") /
+                      TCP(sport=5432, dport=50000 + i, flags="RA", seq=0,
+                          ack=1001 + i), t + 0.0003))
+    return sorted(pk, key=lambda p: p.time)
+
+
+def blackhole(n=5):
+    pk = []
+    background(pk, T0)
+    for i in range(n):
+        t = T0 + 1.0 + i * 0.5
+        for r, dt in enumerate((0, 1, 3, 7)):
+            pk.append(_at(Ether(src=M_C, dst=M_S) / IP(src="10.0.1.5", dst="10.0.9.9") /
+                          TCP(sport=51000 + i, dport=443, flags="S", seq=777 + i), t + dt))
+    background(pk, T0 + 12.0, 1)
+    return sorted(pk, key=lambda p: p.time)
+
+
+VTEP_A, VTEP_B, UNDERLAY_RTR, VNI = "192.168.10.1", "192.168.20.1", "192.168.10.254", 5001
+
+
+def vxlan_mtu(n=12):
+    pk = []
+
+    def wrap(p):
+        return (Ether(src="02:00:00:00:10:01", dst="02:00:00:00:10:fe") /
+                IP(src=VTEP_A, dst=VTEP_B, flags="DF") /
+                UDP(sport=49152 + (p[TCP].sport % 1000), dport=4789) /
+                VXLAN(vni=VNI, flags=0x08) / p)
+
+    def wrap_back(p):
+        return (Ether(src="02:00:00:00:10:fe", dst="02:00:00:00:10:01") /
+                IP(src=VTEP_B, dst=VTEP_A, flags="DF") /
+                UDP(sport=49152 + (p[TCP].dport % 1000), dport=4789) /
+                VXLAN(vni=VNI, flags=0x08) / p)
+
+    def w(p):
+        return wrap(p) if p[IP].src == "10.1.1.10" else wrap_back(p)
+
+    c = Tcp(pk, "10.1.1.10", "10.1.2.20", 42000, 8080, T0, wrap=w)
+    c.handshake()
+    c.send(True, b"GET /big HTTP/1.1\r\nHost: app\r\n\r\n")
+    c.ack(False)
+    for i in range(n):
+        # inner IP packets of 1500 bytes (20 IP + 20 TCP + 1460 data)
+        c.send(False, bytes([65 + i % 26]) * 1460, dt=0.001)
+        outer = pk[-1]
+        raw = bytes(outer[IP])[:576 - 28]
+        pk.append(_at(Ether(src="02:00:00:00:10:fe", dst="02:00:00:00:10:02") /
+                      IP(src=UNDERLAY_RTR, dst=VTEP_B) /
+                      ICMP(type=3, code=4, nexthopmtu=1500) / Raw(raw),
+                      outer.time + 0.0002))
+    return sorted(pk, key=lambda p: p.time)
+
+
+def loop(n=6):
+    pk = []
+    background(pk, T0)
+    for i in range(n):
+        t = T0 + 1.0 + i * 0.2
+        base = IP(src="10.0.5.5", dst="203.0.113.7", id=4000 + i) / ICMP(type=8, id=9, seq=i)
+        for hop, ttl in enumerate(range(64, 0, -2)):
+            p = base.copy()
+            p[IP].ttl = ttl
+            pk.append(_at(Ether(src=M_C, dst=M_S) / p, t + hop * 0.0004))
+        quote = base.copy()
+        quote[IP].ttl = 1
+        pk.append(_at(Ether(src=M_S, dst=M_C) / IP(src="10.0.0.1", dst="10.0.5.5") /
+                      ICMP(type=11, code=0) / Raw(bytes(quote)[:28]), t + 0.0130))
+    return sorted(pk, key=lambda p: p.time)
+
+
+def nxdomain(n=60, good=10):
+    pk = []
+    background(pk, T0)
+    for i in range(n + good):
+        t = T0 + 1.0 + i * 0.02
+        bad = i < n
+        name = f"svc-{i}.corp.example.invalid" if bad else f"ok{i}.example.com"
+        pk.append(_at(Ether(src=M_C, dst=M_S) / IP(src="10.0.1.5", dst="10.0.0.53") /
+                      UDP(sport=34000 + i, dport=53) /
+                      DNS(id=2000 + i, rd=1, qd=DNSQR(qname=name)), t))
+        ans = (DNS(id=2000 + i, qr=1, rd=1, ra=1, rcode=3, qd=DNSQR(qname=name)) if bad
+               else DNS(id=2000 + i, qr=1, rd=1, ra=1, rcode=0, qd=DNSQR(qname=name),
+                        an=DNSRR(rrname=name, rdata="10.0.2.8")))
+        pk.append(_at(Ether(src=M_S, dst=M_C) / IP(src="10.0.0.53", dst="10.0.1.5") /
+                      UDP(sport=53, dport=34000 + i) / ans, t + 0.003))
+    return sorted(pk, key=lambda p: p.time)
+
+
+def retrans(segs=100, lost=(10, 20, 30, 40, 50, 60, 70, 80, 85, 90)):
+    """One bulk transfer; each lost segment is seen once, followed by three
+    duplicate ACKs from the receiver, and resent after a 200 ms timeout."""
+    pk = []
+    background(pk, T0)
+    c = Tcp(pk, "10.0.1.5", "10.0.2.8", 43000, 8000, T0 + 1.0)
+    c.handshake()
+    mss = 1000
+    i = 0
+    while i < segs:
+        seg = bytes([48 + i % 10]) * mss
+        if i in lost:
+            seq_lost = c.ss
+            c.send(False, seg, dt=0.001)
+            ackno = seq_lost
+            # three later segments arrive, the receiver repeats its ACK
+            later = []
+            for j in range(3):
+                later.append(bytes([97 + j]) * mss)
+            for j, d in enumerate(later):
+                c.send(False, d, dt=0.001)
+                c.ack(True, dt=0.0002, ackno=ackno)
+            # timeout: resend the lost segment, then cumulative ACK
+            end = c.ss
+            c.ss = seq_lost
+            c.send(False, seg, dt=0.2, advance=True)
+            c.ss = end
+            c.ack(True, dt=0.0005)
+            i += 4
+        else:
+            c.send(False, seg, dt=0.001)
+            if i % 2:
+                c.ack(True, dt=0.0002)
+            i += 1
+    c.ack(True)
+    c.close()
+    return sorted(pk, key=lambda p: p.time)
+
+
+ALL = {
+    "healthy": healthy,
+    "refused": refused,
+    "blackhole": blackhole,
+    "vxlan_mtu": vxlan_mtu,
+    "loop": loop,
+    "nxdomain": nxdomain,
+    "retrans": retrans,
+}
+
+
+def write_all(outdir):
+    for name, fn in ALL.items():
+        wrpcap(f"{outdir}/{name}.pcap", fn())
+
+
+if __name__ == "__main__":
+    write_all(sys.argv[1])
