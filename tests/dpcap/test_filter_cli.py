@@ -6,6 +6,7 @@
 original's inner fields), and every bad argument / unreadable file: exit
 status and one line on stderr."""
 import glob
+import hashlib
 import json
 import os
 import shutil
@@ -26,6 +27,38 @@ def p(name):
 
 def dpcap(*args):
     return run([DPCAP, "filter"] + list(args))
+
+
+def manifest_problems(d, n_total):
+    """What manifest.json of directory d gets wrong about the .pcap files
+    really there (names, packets, bytes, first/last timestamp, sha256) and
+    the run's total of n_total packets; [] when it is right."""
+    try:
+        man = json.load(open(os.path.join(d, "manifest.json")))
+    except (OSError, ValueError) as e:
+        return [f"manifest.json unreadable: {e}"]
+    bad = []
+    names = sorted(os.path.basename(f) for f in glob.glob(os.path.join(d, "*.pcap")))
+    listed = [e.get("name") for e in man.get("files", [])]
+    if sorted(listed) != names:
+        bad.append(f"lists {listed}, directory holds {names}")
+    for e in man.get("files", []):
+        f = os.path.join(d, str(e.get("name")))
+        if not os.path.exists(f):
+            continue
+        recs = read_pcap(f)[1]
+        data = open(f, "rb").read()
+        want = {"packets": len(recs), "bytes": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "first_ns": recs[0][0] if recs else None,
+                "last_ns": recs[-1][0] if recs else None}
+        for k, v in want.items():
+            if e.get(k) != v:
+                bad.append(f"{e['name']}: {k} {e.get(k)} != {v}")
+    if man.get("totals", {}).get("packets") != n_total:
+        bad.append(f"totals.packets {man.get('totals', {}).get('packets')} "
+                   f"!= {n_total}")
+    return bad
 
 
 def dir_records(d):
@@ -75,13 +108,11 @@ for size, limit in (("64k", 65536), ("1", 1000000)):
                                      max(sizes) > limit * 0.9),
             f"-C {size}: files fill up to {limit} bytes, never more "
             f"(largest {max(sizes)})")
-    try:
-        man = json.load(open(os.path.join(d, "manifest.json")))
-        text = json.dumps(man)
-        t.check(all(os.path.basename(f) in text for f in files),
-                f"-C {size}: manifest.json lists every file")
-    except (OSError, ValueError) as e:
-        t.check(False, f"-C {size}: manifest.json readable ({e})")
+    bad = manifest_problems(d, len(all_recs))
+    t.check(not bad, f"-C {size}: manifest.json lists every file with its "
+            f"packets, bytes, first/last timestamp and sha256")
+    for b in bad[:5]:
+        t.diag(b)
     t.check(not glob.glob(os.path.join(d, "*.part")),
             f"-C {size}: no .part file left")
 for f in files[:1]:
@@ -104,6 +135,11 @@ files, got = dir_records(d)
 t.check(rc == 0 and len(files) == 3 and got == all_recs[-len(got):],
         f"-C 64k -W 3 --ring: 3 newest files, the last {len(got)} packets")
 t.check("deleted by --ring" in err, "--ring: summary counts deleted files")
+bad = manifest_problems(d, len(all_recs))
+t.check(not bad, "--ring: manifest.json lists exactly the files kept, each "
+        "right (packets, bytes, timestamps, sha256)")
+for b in bad[:5]:
+    t.diag(b)
 
 # ---- -G (rotation by capture time) ----
 spread = [(1767225600 * 10**9 + i * 250 * 10**6, r[1], r[2], r[3])
@@ -293,6 +329,21 @@ else:
                 f"packets kept in a valid file")
         t.check(not glob.glob(os.path.join(mnt, "*.dpcap-*")),
                 "full disk: no scratch directory left behind")
+        os.unlink(out)
+        # directory mode: every rotated file valid, the manifest right
+        d = os.path.join(mnt, "rot")
+        rc, _, err = dpcap("-r", imix, "-w", d, "-C", "64k")
+        files, got = dir_records(d)
+        t.check(rc == 1 and "No space left on device" in err and
+                len(err.strip().splitlines()) == 1 and len(files) > 1 and
+                got == all_recs[:len(got)],
+                f"full disk, -C 64k: exit 1, ENOSPC named, {len(files)} valid "
+                f"files holding the first {len(got)} packets")
+        bad = manifest_problems(d, len(got))
+        t.check(not bad, "full disk, -C 64k: manifest.json right about every "
+                "file left")
+        for b in bad[:5]:
+            t.diag(b)
     finally:
         run(["umount", mnt])
 
