@@ -90,8 +90,8 @@ struct fopts {
 	char *expr;
 };
 
-static int parse_uint(const char *opt, const char *s, uint64_t max,
-		      uint64_t *out)
+static int parse_uint(const char *opt, const char *s, uint64_t min,
+		      uint64_t max, uint64_t *out)
 {
 	char *end;
 	unsigned long long v;
@@ -100,13 +100,13 @@ static int parse_uint(const char *opt, const char *s, uint64_t max,
 		goto bad;
 	errno = 0;
 	v = strtoull(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v > max)
+	if (errno != 0 || *end != '\0' || v < min || v > max)
 		goto bad;
 	*out = v;
 	return 0;
 bad:
-	fprintf(stderr, ME ": %s: '%s' is not an integer in 0..%" PRIu64 "\n",
-		opt, s, max);
+	fprintf(stderr, ME ": %s: '%s' is not an integer in %" PRIu64 "..%"
+		PRIu64 "\n", opt, s, min, max);
 	return -EINVAL;
 }
 
@@ -196,36 +196,25 @@ static int parse_args(int argc, char **argv, struct fopts *o)
 			o->out = optarg;
 			break;
 		case 'c':
-			if (parse_uint("-c", optarg, UINT64_MAX, &o->count))
+			if (parse_uint("-c", optarg, 1, UINT64_MAX, &o->count))
 				return DPC_EXIT_USAGE;
-			if (o->count == 0) {
-				fprintf(stderr, ME ": -c: must be at least 1\n");
-				return DPC_EXIT_USAGE;
-			}
 			break;
 		case 'C':
 			if (parse_size(optarg, &o->file_bytes))
 				return DPC_EXIT_USAGE;
 			break;
 		case 'W':
-			if (parse_uint("-W", optarg, UINT32_MAX, &v))
+			if (parse_uint("-W", optarg, 1, UINT32_MAX, &v))
 				return DPC_EXIT_USAGE;
-			if (v == 0) {
-				fprintf(stderr, ME ": -W: must be at least 1\n");
-				return DPC_EXIT_USAGE;
-			}
 			o->files = (uint32_t)v;
 			break;
 		case 'G':
-			if (parse_uint("-G", optarg, UINT32_MAX, &o->file_seconds))
+			if (parse_uint("-G", optarg, 1, UINT32_MAX,
+				       &o->file_seconds))
 				return DPC_EXIT_USAGE;
-			if (o->file_seconds == 0) {
-				fprintf(stderr, ME ": -G: must be at least 1\n");
-				return DPC_EXIT_USAGE;
-			}
 			break;
 		case 's':
-			if (parse_uint("-s", optarg, DPC_PCAP_SNAPLEN_MAX, &v))
+			if (parse_uint("-s", optarg, 0, DPC_PCAP_SNAPLEN_MAX, &v))
 				return DPC_EXIT_USAGE;
 			o->snaplen = (uint32_t)v;
 			break;
@@ -236,13 +225,8 @@ static int parse_args(int argc, char **argv, struct fopts *o)
 			o->ring = true;
 			break;
 		case OPT_VXPORT:
-			if (parse_uint("--vxlan-port", optarg, 65535, &v))
+			if (parse_uint("--vxlan-port", optarg, 1, 65535, &v))
 				return DPC_EXIT_USAGE;
-			if (v == 0) {
-				fprintf(stderr, ME ": --vxlan-port: 0 is not a "
-					"port\n");
-				return DPC_EXIT_USAGE;
-			}
 			if (!o->ports_given) {
 				o->popts.n_vxlan_ports = 0;
 				o->ports_given = true;
