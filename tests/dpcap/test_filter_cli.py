@@ -120,6 +120,9 @@ for f in files[:1]:
                       "frame.number"])
     t.check(rc == 0 and not warnings(err), "-C: tshark reads a rotated file "
             "without a warning")
+    rc, _, err = run(["tcpdump", "-nr", f, "-w", "/dev/null"])
+    t.check(rc == 0 and not warnings(err), "-C: tcpdump reads a rotated "
+            "file without a warning")
 
 # ---- -W: stop after FILES files; --ring: keep the newest FILES ----
 d = p("W3")
