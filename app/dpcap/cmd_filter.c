@@ -61,7 +61,7 @@ static void filter_usage(FILE *f)
 "                   are written as they are\n"
 "  --vxlan-port P   UDP port carrying VXLAN; repeatable (at most %d);\n"
 "                   given ports replace the default 4789\n"
-"  -q, --quiet      no summary line\n"
+"  -q, --quiet      no summary line (a failure still prints one line)\n"
 "  -h, --help       this text\n"
 "\n"
 "On stderr a summary line: packets read, matched, written, files, frames\n"
@@ -654,9 +654,14 @@ int dpc_cmd_filter(int argc, char **argv)
 			fprintf(stderr, ME ": -w %s: cannot move the output into "
 				"place: %s\n", o.out, strerror(errno));
 			status = DPC_EXIT_FAIL;
+			goto out;
 		}
 	}
-	if (!o.quiet) {
+	if (o.quiet && status != DPC_EXIT_OK) {
+		/* -q drops the summary, never the reason for a failure */
+		fprintf(stderr, ME ": %s (%" PRIu64 " packets written to %s)\n",
+			stop, st.packets, o.out);
+	} else if (!o.quiet) {
 		fprintf(stderr, ME ": read %" PRIu64 ", matched %" PRIu64
 			", written %" PRIu64 " (%" PRIu64 " bytes, %u file%s",
 			n_read, n_match, st.packets, st.bytes, st.files,

@@ -318,6 +318,10 @@ _, got = read_pcap(p("torn-out.pcap"))
 t.check(rc == 3 and "input damaged" in err and 0 < len(got) and
         got == all_recs[:len(got)],
         f"torn input: exit 3, the {len(got)} whole packets before it written")
+rc, _, err = dpcap("-q", "-r", p("torn.pcap"), "-w", p("torn-out.pcap"))
+t.check(rc == 3 and len(err.strip().splitlines()) == 1 and
+        "input damaged" in err, "torn input, -q: exit 3 and still one line "
+        "saying why (-q only drops the summary)")
 
 # Full disk: a 512 KiB tmpfs. Exit 1, the error named, and the output is a
 # valid file holding a prefix of the packets.
@@ -337,6 +341,11 @@ else:
                 f"packets kept in a valid file")
         t.check(not glob.glob(os.path.join(mnt, "*.dpcap-*")),
                 "full disk: no scratch directory left behind")
+        os.unlink(out)
+        rc, _, err = dpcap("-q", "-r", imix, "-w", out)
+        t.check(rc == 1 and len(err.strip().splitlines()) == 1 and
+                "No space left on device" in err,
+                "full disk, -q: exit 1 and still one line naming ENOSPC")
         os.unlink(out)
         # directory mode: every rotated file valid, the manifest right
         d = os.path.join(mnt, "rot")
