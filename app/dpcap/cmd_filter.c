@@ -67,8 +67,9 @@ static void filter_usage(FILE *f)
 "On stderr a summary line: packets read, matched, written, files, frames\n"
 "truncated/invalid by layer, and why it stopped.\n"
 "\n"
-"Exit status: 0 done; 1 input unreadable or output not writable (one line\n"
-"on stderr says which); 2 bad arguments or bad EXPR; 3 input damaged\n"
+"Exit status: 0 done; 1 input unreadable, output not writable or a write\n"
+"error such as a full disk (one line on stderr says which; the files\n"
+"written stay valid); 2 bad arguments or bad EXPR; 3 input damaged\n"
 "mid-file (the output is valid and holds everything before the damage).\n",
 		DPC_PARSE_VXLAN_PORTS_MAX);
 }
