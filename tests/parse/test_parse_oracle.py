@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: BSD-3-Clause
-"""lib/parse against tshark on the tcpdump corpus (suite pcap).
+"""lib/parse against tshark on the tcpdump corpus, the repository's frames
+and dpcap-gen's sample and malformed profiles (suite pcap; see gen_profiles
+for the rule on malformed frames).
 
 Every Ethernet file of $DPCAP_CORPUS is copied record by record (libpcap)
 into one merged pcap by parse_dump, so tshark runs once and sees exactly the
