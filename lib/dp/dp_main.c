@@ -164,7 +164,7 @@ static int port_open(struct dpc_dp *dp, unsigned idx, char *err, size_t errlen)
 					    sock < 0 ? 0 : (unsigned)sock, NULL, dp->mbuf_pool);
 		if (rc) {
 			set_err(err, errlen,
-				"ports[%u]: rx queue %u setup on \"%s\": %s (net_pcap infinite_rx needs mbufs >= packets in the file)",
+				"ports[%u]: rx queue %u setup on \"%s\": %s (see mbufs, mbuf_data_room: net_pcap infinite_rx needs mbufs >= packets in the file, net_af_packet frames must fit one mbuf)",
 				idx, q, p->devname, strerror(-rc));
 			return rc;
 		}
