@@ -33,7 +33,7 @@
 
 RTE_LOG_REGISTER_DEFAULT(dpc_dp_logtype, INFO);
 
-#define JOBS_HISTORY_MAX 4096
+#define JOBS_HISTORY_MAX 1024
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -571,7 +571,7 @@ static void trim_history(struct dpc_dp *dp)
 		struct dp_job *job = dp->jobs[i];
 
 		if (k < JOBS_HISTORY_MAX / 4 && job->phase == DP_PHASE_DONE) {
-			rte_free(job);
+			free(job);
 			k++;
 			continue;
 		}
@@ -704,7 +704,11 @@ static struct dp_job *job_new(struct dpc_dp *dp, const struct dpc_job_spec *spec
 		dp->jobs = nj;
 		dp->cap_jobs = cap;
 	}
-	job = rte_zmalloc("dpc_job", sizeof(*job), RTE_CACHE_LINE_SIZE);
+	/* plain heap: job history must not eat the EAL memory (-m) */
+	job = aligned_alloc(RTE_CACHE_LINE_SIZE,
+			    RTE_ALIGN_CEIL(sizeof(*job), RTE_CACHE_LINE_SIZE));
+	if (job)
+		memset(job, 0, sizeof(*job));
 	if (!job) {
 		rc = -ENOMEM;
 		set_err(err, errlen, "out of memory");
@@ -719,7 +723,7 @@ static struct dp_job *job_new(struct dpc_dp *dp, const struct dpc_job_spec *spec
 	if (!job->filter) {
 		rc = errno == ENOMEM ? -ENOMEM : -EBADMSG;
 		set_err(err, errlen, "filter: %s", dp->ferr.msg);
-		rte_free(job);
+		free(job);
 		goto fail;
 	}
 	if (!dpc_filter_is_native(job->filter)) {
@@ -820,7 +824,7 @@ fail:
 	if (job->pf)
 		dpc_pcapfile_close(job->pf, NULL);
 	job_release(job);
-	rte_free(job);
+	free(job);
 	return rc;
 }
 
@@ -1379,7 +1383,7 @@ int dpc_dp_destroy(struct dpc_dp *dp)
 		if (job->close_rc && !rc)
 			rc = job->close_rc;
 		job_release(job);
-		rte_free(job);
+		free(job);
 	}
 	free(dp->jobs);
 	for (i = 0; i < dp->n_ports; i++)
