@@ -198,6 +198,9 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
+#else
+	if (cfg.control)
+		fprintf(stderr, "dpcapd: \"control\" is configured but this dpcapd was built without the control socket; running config jobs only\n");
 #endif
 	fprintf(stderr, "dpcapd: running (%u port(s), %u job(s) from the config)\n",
 		cfg.dp.n_ports, started);
