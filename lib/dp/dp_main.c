@@ -629,6 +629,16 @@ unsigned dpc_dp_jobs_active(const struct dpc_dp *dp)
 	return n;
 }
 
+unsigned dpc_dp_jobs_started(const struct dpc_dp *dp)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < dp->n_jobs; i++)
+		if (!dp->jobs[i]->hidden)
+			n++;
+	return n;
+}
+
 uint64_t dpc_dp_rx_total(struct dpc_dp *dp)
 {
 	uint64_t s = 0;
