@@ -231,8 +231,18 @@ static void tok_text(const struct parser *p, const struct token *t, char *buf,
 	buf[n] = '\0';
 }
 
-/* Unsigned number in C syntax (decimal, 0x hex, 0 octal), whole token. */
+/* Unsigned number in C syntax (decimal, 0x hex, 0 octal), whole token;
+ * base 10 only with parse_num_base (tcpdump reads portrange ends so). */
+static bool parse_num_base(const char *s, size_t len, uint32_t max,
+			   uint32_t *out, int base);
+
 static bool parse_num(const char *s, size_t len, uint32_t max, uint32_t *out)
+{
+	return parse_num_base(s, len, max, out, 0);
+}
+
+static bool parse_num_base(const char *s, size_t len, uint32_t max,
+			   uint32_t *out, int base)
 {
 	char buf[32];
 	char *end;
@@ -243,7 +253,7 @@ static bool parse_num(const char *s, size_t len, uint32_t max, uint32_t *out)
 	memcpy(buf, s, len);
 	buf[len] = '\0';
 	errno = 0;
-	v = strtoul(buf, &end, 0);
+	v = strtoul(buf, &end, base);
 	if (errno || *end != '\0' || v > max)
 		return false;
 	*out = (uint32_t)v;
@@ -636,8 +646,10 @@ static uint32_t qualified_id(struct parser *p, const struct quals *q,
 				char *dash = strchr(idw, '-');
 
 				if (dash == NULL ||
-				    !parse_num(idw, (size_t)(dash - idw), 65535, &lo) ||
-				    !parse_num(dash + 1, strlen(dash + 1), 65535, &hi))
+				    !parse_num_base(idw, (size_t)(dash - idw), 65535,
+						    &lo, 10) ||
+				    !parse_num_base(dash + 1, strlen(dash + 1), 65535,
+						    &hi, 10))
 					return bpf_leaf(p, full, epos, elen);
 				if (lo > hi) {
 					uint32_t t = lo;
@@ -1065,6 +1077,41 @@ static void mark_need(struct dpc_filter *f)
 		case FP_PORT: f->need |= NEED_V4L4 | NEED_V6L4; break;
 		default: break;
 		}
+	}
+	f->need4 = 14;
+	if (f->need & (NEED_V4PROTO | NEED_V4L4))
+		f->need4 = 24;
+	if (f->need & NEED_V4ADDR)
+		f->need4 = 34;
+	f->need_l4 = (f->need & NEED_V4L4) != 0;
+	f->need6 = 14;
+	if (f->need & NEED_V6ADDR)
+		f->need6 = 54;
+	if (f->need & NEED_V6NH)
+		f->need6 = 55;
+	if (f->need & NEED_V6L4)
+		f->need6 = 58;
+	f->need_arp = (f->need & NEED_ARP) ? 42 : 14;
+	/* An and-chain of innermost native primitives runs as a flat list. */
+	{
+		uint32_t idx = f->root, n = 0;
+		bool ok = true;
+
+		for (;;) {
+			const struct fnode *x = &f->nodes[idx];
+			const struct fnode *p = x->op == FN_AND ? &f->nodes[x->a] : x;
+
+			if (p->op != FN_PRIM || p->kind > FP_LEN_GE ||
+			    p->scope != SCOPE_INNER || n == 8) {
+				ok = false;
+				break;
+			}
+			f->conj[n++] = (uint32_t)(p - f->nodes);
+			if (x->op != FN_AND)
+				break;
+			idx = x->b;
+		}
+		f->n_conj = ok ? (uint8_t)n : 0;
 	}
 }
 

@@ -196,7 +196,7 @@ struct scan {
 static int scan_file(int fd, struct scan *sc)
 {
 	struct reader r = { .fd = fd };
-	uint32_t hdr[6], rh[4], snap;
+	uint32_t hdr[6], rh[4], snap, ver;
 	bool swap, nano;
 	int rc = 0;
 
@@ -223,6 +223,17 @@ static int scan_file(int fd, struct scan *sc)
 			rc = -EBADMSG;
 			goto out;
 		}
+	}
+	/*
+	 * Only what this writer produces (version 2.4, Ethernet), so a
+	 * repaired file is one libpcap reads the same way (it swaps the
+	 * length fields of versions below 2.3); anything else is left alone.
+	 */
+	ver = swap ? swap32(hdr[1]) : hdr[1];
+	if (ver != (2u | (4u << 16)) ||
+	    (swap ? swap32(hdr[5]) : hdr[5]) != DPC_PCAP_LINKTYPE_ETHERNET) {
+		rc = -EBADMSG;
+		goto out;
 	}
 	snap = swap ? swap32(hdr[4]) : hdr[4];
 	if (!snap || snap > DPC_PCAP_SNAPLEN_MAX)

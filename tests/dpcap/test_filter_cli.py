@@ -275,6 +275,27 @@ t.check(rc == 3 and "input damaged" in err and 0 < len(got) and
         got == all_recs[:len(got)],
         f"torn input: exit 3, the {len(got)} whole packets before it written")
 
+# Full disk: a 512 KiB tmpfs. Exit 1, the error named, and the output is a
+# valid file holding a prefix of the packets.
+mnt = p("small-fs")
+os.mkdir(mnt)
+if run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", mnt])[0] != 0:
+    t.skip("full disk: cannot mount a tmpfs here (not root?)")
+else:
+    try:
+        out = os.path.join(mnt, "out.pcap")
+        rc, _, err = dpcap("-r", imix, "-w", out)
+        _, got = read_pcap(out)
+        t.check(rc == 1 and "No space left on device" in err and
+                len(err.strip().splitlines()) == 1 and 0 < len(got) and
+                got == all_recs[:len(got)],
+                f"full disk: exit 1, ENOSPC named, the first {len(got)} "
+                f"packets kept in a valid file")
+        t.check(not glob.glob(os.path.join(mnt, "*.dpcap-*")),
+                "full disk: no scratch directory left behind")
+    finally:
+        run(["umount", mnt])
+
 # ---- the dpcap front door ----
 for args, want_rc, where, msg in (
         ([], 2, "err", "usage: dpcap"),

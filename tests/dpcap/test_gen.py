@@ -180,5 +180,41 @@ for prof in ("small", "imix", "overlay"):
     t.check(0.005 < host / n < 0.015,
             f"{prof}: server 10.1.0.7 in ~1% of frames ({host / n:.4f})")
 
+# ---- checksums: tshark verifies them (status 0 bad, 1 good) ----
+CK = ["-o", "ip.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE",
+      "-o", "udp.check_checksum:TRUE", "-d", "udp.port==8472,vxlan"]
+for prof in ("sample", "small", "imix", "overlay"):
+    cmd = ["tshark", "-r", files[prof]] + CK + ["-T", "fields"]
+    for x in ("ip", "tcp", "udp", "icmp", "icmpv6"):
+        cmd += ["-e", x + ".checksum.status"]
+    vals = run(cmd)[1].replace("\t", ",").replace("\n", ",").split(",")
+    nb, ng = vals.count("0"), vals.count("1")
+    t.check(nb == 0 and ng > 0, f"{prof}: checksums verified by tshark "
+            f"({ng} good, {nb} bad)")
+
+# ---- the command line ----
+rc, out, _ = run([GEN, "--list"])
+t.check(rc == 0 and all(k in out for k in PROFILES), "--list names every "
+        "profile")
+rc, out, _ = run([GEN, "--help"])
+t.check(rc == 0 and "--profile" in out and "Exit status" in out,
+        "--help documents options and exit status")
+for args, want, msg in (
+        (["-o", os.path.join(tmp, "x.pcap")], 2, "--profile is required"),
+        (["-p", "nosuch", "-o", os.path.join(tmp, "x.pcap")], 2,
+         "unknown profile 'nosuch'"),
+        (["-p", "small"], 2, "-o FILE is required"),
+        (["-p", "small", "-n", "0", "-o", os.path.join(tmp, "x.pcap")], 2,
+         "-n"),
+        (["-p", "small", "--seed", "x", "-o", os.path.join(tmp, "x.pcap")], 2,
+         "--seed"),
+        (["-p", "small", "-o", "/nonexistent/x.pcap"], 1, "/nonexistent"),
+        (["-p", "small", "--bogus"], 2, "unknown option")):
+    rc, _, err = run([GEN] + args)
+    lines = err.strip().splitlines()
+    t.check(rc == want and len(lines) == 1 and msg in lines[0],
+            f"dpcap-gen {' '.join(args).replace(tmp, 'T')}: exit {want}, "
+            f"'{msg}'")
+
 shutil.rmtree(tmp)
 sys.exit(t.done())

@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * dp_telemetry.c - /dpcap/stats and /dpcap/jobs for dpdk-telemetry.py.
+ *
+ * Telemetry callbacks run on DPDK's telemetry thread, so they never touch
+ * the datapath: the control thread refreshes a flat snapshot (under a
+ * mutex, twice a second, from dpc_dp_service) and the callbacks copy it.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_telemetry.h>
+
+#include "dp_internal.h"
+
+#define TEL_MAX 96
+
+struct tel_kv {
+	char k[RTE_TEL_MAX_STRING_LEN < 64 ? RTE_TEL_MAX_STRING_LEN : 64];
+	uint64_t v;
+};
+struct tel_job {
+	char k[24];
+	char v[RTE_TEL_MAX_STRING_LEN < 128 ? RTE_TEL_MAX_STRING_LEN : 128];
+};
+
+static pthread_mutex_t tel_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tel_kv tel_stats[TEL_MAX];
+static unsigned n_tel_stats;
+static struct tel_job tel_jobs[TEL_MAX];
+static unsigned n_tel_jobs;
+static bool tel_live, tel_registered;
+
+static void put(const char *k, uint64_t v)
+{
+	if (n_tel_stats >= TEL_MAX)
+		return;
+	snprintf(tel_stats[n_tel_stats].k, sizeof(tel_stats[0].k), "%s", k);
+	tel_stats[n_tel_stats++].v = v;
+}
+
+void dp_telemetry_refresh(struct dpc_dp *dp)
+{
+	json_t *st = NULL, *v;
+	size_t i;
+	const char *key;
+
+	if (dpc_dp_stats(dp, &st) != 0)
+		return;
+	pthread_mutex_lock(&tel_lock);
+	n_tel_stats = 0;
+	n_tel_jobs = 0;
+	{
+		uint64_t rx = 0, unwanted = 0, matched = 0, written = 0;
+		json_t *w, *j;
+
+		json_array_foreach(json_object_get(st, "workers"), i, w) {
+			rx += (uint64_t)json_integer_value(json_object_get(w, "rx"));
+			unwanted += (uint64_t)json_integer_value(json_object_get(w, "unwanted"));
+			matched += (uint64_t)json_integer_value(json_object_get(w, "matched"));
+		}
+		json_array_foreach(json_object_get(st, "jobs"), i, j) {
+			json_t *c = json_object_get(j, "counters");
+
+			written += (uint64_t)json_integer_value(json_object_get(c, "written"));
+			if (n_tel_jobs < TEL_MAX) {
+				struct tel_job *t = &tel_jobs[n_tel_jobs++];
+
+				snprintf(t->k, sizeof(t->k), "%" JSON_INTEGER_FORMAT,
+					 json_integer_value(json_object_get(j, "id")));
+				snprintf(t->v, sizeof(t->v),
+					 "%s %s%s%s matched=%" JSON_INTEGER_FORMAT
+					 " written=%" JSON_INTEGER_FORMAT
+					 " dropped=%" JSON_INTEGER_FORMAT,
+					 json_string_value(json_object_get(j, "name")),
+					 json_string_value(json_object_get(j, "state")),
+					 *json_string_value(json_object_get(j, "reason")) ? ": " : "",
+					 json_string_value(json_object_get(j, "reason")),
+					 json_integer_value(json_object_get(c, "matched")),
+					 json_integer_value(json_object_get(c, "written")),
+					 json_integer_value(json_object_get(c, "dropped_total")));
+			}
+		}
+		put("rx", rx);
+		put("unwanted", unwanted);
+		put("matched", matched);
+		put("written", written);
+		put("balanced", json_is_true(json_object_get(st, "balanced")));
+		put("disk_free_bytes", (uint64_t)json_integer_value(
+			json_object_get(json_object_get(st, "disk"), "free_bytes")));
+	}
+	json_object_foreach(json_object_get(st, "drops"), key, v) {
+		char k[64];
+
+		snprintf(k, sizeof(k), "drop_%s", key);
+		put(k, (uint64_t)json_integer_value(v));
+	}
+	json_array_foreach(json_object_get(st, "ports"), i, v) {
+		static const char *const f[] = { "ipackets", "imissed", "ierrors", "rx_nombuf" };
+		unsigned k;
+
+		for (k = 0; k < RTE_DIM(f); k++) {
+			char name[64];
+
+			snprintf(name, sizeof(name), "port%zu_%s", i, f[k]);
+			put(name, (uint64_t)json_integer_value(json_object_get(v, f[k])));
+		}
+	}
+	pthread_mutex_unlock(&tel_lock);
+	json_decref(st);
+}
+
+static int tel_stats_cb(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	unsigned i;
+
+	(void)cmd;
+	(void)params;
+	rte_tel_data_start_dict(d);
+	pthread_mutex_lock(&tel_lock);
+	for (i = 0; tel_live && i < n_tel_stats; i++)
+		rte_tel_data_add_dict_u64(d, tel_stats[i].k, tel_stats[i].v);
+	pthread_mutex_unlock(&tel_lock);
+	return 0;
+}
+
+static int tel_jobs_cb(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	unsigned i;
+
+	(void)cmd;
+	(void)params;
+	rte_tel_data_start_dict(d);
+	pthread_mutex_lock(&tel_lock);
+	for (i = 0; tel_live && i < n_tel_jobs; i++)
+		rte_tel_data_add_dict_string(d, tel_jobs[i].k, tel_jobs[i].v);
+	pthread_mutex_unlock(&tel_lock);
+	return 0;
+}
+
+void dp_telemetry_register(struct dpc_dp *dp)
+{
+	pthread_mutex_lock(&tel_lock);
+	tel_live = dp != NULL;
+	n_tel_stats = n_tel_jobs = 0;
+	pthread_mutex_unlock(&tel_lock);
+	if (dp && !tel_registered) {
+		rte_telemetry_register_cmd("/dpcap/stats", tel_stats_cb,
+			"dpcapd totals: rx, unwanted, matched, written, drops by reason, port loss");
+		rte_telemetry_register_cmd("/dpcap/jobs", tel_jobs_cb,
+			"dpcapd jobs: id -> name, state, counters");
+		tel_registered = true;
+	}
+	if (dp)
+		dp_telemetry_refresh(dp);
+}

@@ -1,0 +1,286 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * dp_worker.c - the poll loop of one rx queue.
+ *
+ * rx_burst -> parse -> classify against the current job-set snapshot ->
+ * copy each wanted packet as a pcap record into the (worker, job) staging
+ * block -> full or aged blocks to the job's writer ring. The mbufs are
+ * freed at the end of every burst. No syscall, lock, allocation or log in
+ * the loop (rte_mempool_get of a block is a lock-free per-lcore cache / ring
+ * operation). The optional idle sleep (worker_idle_sleep_us, default off)
+ * is the only exception and happens only when the queue is empty.
+ */
+#include <string.h>
+#include <time.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
+#include <rte_pause.h>
+
+#include "dp_internal.h"
+
+#define BURST_MAX 64
+
+/* Give a packet reservation back (its record never reached the ring). */
+static inline void unreserve(const struct dp_jobset *set, unsigned j,
+			     struct dp_job *job, uint64_t n)
+{
+	if (set->limited & (1ull << j))
+		atomic_fetch_sub_explicit(&job->reserved, n, memory_order_relaxed);
+}
+
+static inline void block_send(struct dp_worker *w, struct dp_block *b)
+{
+	struct dp_job *job = b->job;
+
+	if (rte_ring_sp_enqueue(w->rings[job->writer], b) != 0) {
+		job->wc[w->id].dropped[DPC_DROP_RING_FULL] += b->n_rec;
+		w->c.dropped[DPC_DROP_RING_FULL] += b->n_rec;
+		if (job->spec.limits.packets)
+			atomic_fetch_sub_explicit(&job->reserved, b->n_rec,
+						  memory_order_relaxed);
+		rte_mempool_put(w->dp->block_pool, b);
+		return;
+	}
+	w->c.blocks_sent++;
+}
+
+/* Send every open block (the job set changed, or shutdown). */
+static void flush_all(struct dp_worker *w)
+{
+	uint64_t m = w->open_mask;
+
+	while (m) {
+		unsigned j = (unsigned)__builtin_ctzll(m);
+
+		m &= m - 1;
+		block_send(w, w->blk[j]);
+		w->blk[j] = NULL;
+	}
+	w->open_mask = 0;
+}
+
+/* Send blocks older than the flush interval. */
+static void flush_aged(struct dp_worker *w, uint64_t now)
+{
+	uint64_t m = w->open_mask, oldest = UINT64_MAX;
+
+	while (m) {
+		unsigned j = (unsigned)__builtin_ctzll(m);
+		struct dp_block *b = w->blk[j];
+
+		m &= m - 1;
+		if (now - b->born_tsc >= w->dp->flush_tsc) {
+			block_send(w, b);
+			w->blk[j] = NULL;
+			w->open_mask &= ~(1ull << j);
+		} else if (b->born_tsc < oldest) {
+			oldest = b->born_tsc;
+		}
+	}
+	w->oldest_tsc = oldest;
+}
+
+static inline void deliver(struct dp_worker *w, const struct dp_jobset *set,
+			   unsigned j, const struct dpc_key *key,
+			   const uint8_t *frame, uint32_t caplen,
+			   uint32_t wirelen, uint64_t ts_ns, uint64_t now_tsc)
+{
+	struct dp_job *job = set->jobs[j];
+	struct dp_job_wctr *jc = &job->wc[w->id];
+	uint32_t off = 0, incl, rec;
+	struct dp_block *b;
+	struct dpc_pcap_rec_hdr *h;
+	int sd;
+
+	jc->matched++;
+	jc->matched_bytes += wirelen;
+	w->c.deliveries++;
+	sd = atomic_load_explicit(&job->stop_drop, memory_order_relaxed);
+	if (unlikely(sd >= 0)) {
+		jc->dropped[sd]++;
+		w->c.dropped[sd]++;
+		return;
+	}
+	if (set->limited & (1ull << j)) {
+		uint64_t r = atomic_fetch_add_explicit(&job->reserved, 1,
+						       memory_order_relaxed);
+		if (r >= job->spec.limits.packets) {
+			jc->dropped[DPC_DROP_LIMIT]++;
+			w->c.dropped[DPC_DROP_LIMIT]++;
+			return;
+		}
+	}
+	if (job->spec.write == DPC_JOB_WRITE_INNER &&
+	    (key->flags & DPC_KEY_VXLAN) &&
+	    key->inner.off.l2 != DPC_OFF_NONE && key->inner.off.l2 < caplen) {
+		off = key->inner.off.l2;
+		wirelen -= off;
+	}
+	incl = caplen - off;
+	if (incl > job->spec.snaplen)
+		incl = job->spec.snaplen;
+	rec = (uint32_t)sizeof(*h) + incl;
+	if (unlikely(rec > w->dp->cfg.block_size || wirelen == 0)) {
+		jc->dropped[DPC_DROP_INVALID]++;
+		w->c.dropped[DPC_DROP_INVALID]++;
+		unreserve(set, j, job, 1);
+		return;
+	}
+	b = w->blk[j];
+	if (b && b->len + rec > w->dp->cfg.block_size) {
+		block_send(w, b);
+		b = NULL;
+		w->open_mask &= ~(1ull << j);
+	}
+	if (!b) {
+		void *p;
+
+		if (unlikely(rte_mempool_get(w->dp->block_pool, &p) != 0)) {
+			w->blk[j] = NULL;
+			jc->dropped[DPC_DROP_NO_BLOCK]++;
+			w->c.dropped[DPC_DROP_NO_BLOCK]++;
+			unreserve(set, j, job, 1);
+			return;
+		}
+		b = p;
+		b->job = job;
+		b->len = 0;
+		b->n_rec = 0;
+		b->born_tsc = now_tsc;
+		if (!w->open_mask || now_tsc < w->oldest_tsc)
+			w->oldest_tsc = now_tsc;
+		w->open_mask |= 1ull << j;
+	}
+	w->blk[j] = b;
+	h = (struct dpc_pcap_rec_hdr *)(b->data + b->len);
+	h->ts_sec = (uint32_t)(ts_ns / 1000000000ull);
+	h->ts_nsec = (uint32_t)(ts_ns % 1000000000ull);
+	h->incl_len = incl;
+	h->orig_len = wirelen;
+	memcpy(h + 1, frame + off, incl);
+	b->len += rec;
+	b->n_rec++;
+}
+
+int dp_worker_main(void *arg)
+{
+	struct dp_worker *w = arg;
+	struct dpc_dp *dp = w->dp;
+	struct rte_mbuf *pkts[BURST_MAX];
+	struct dpc_key key;
+	const unsigned burst = dp->cfg.burst;
+	const uint64_t idle_sleep_ns = (uint64_t)dp->cfg.worker_idle_sleep_us * 1000;
+	uint64_t base_tsc, base_ns, hz = rte_get_tsc_hz();
+	struct timespec ts;
+	unsigned idle = 0;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	base_tsc = rte_rdtsc();
+	base_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	rte_rcu_qsbr_thread_online(dp->qs, w->id);
+
+	while (!atomic_load_explicit(&dp->stop_workers, memory_order_acquire)) {
+		const struct dp_jobset *set =
+			atomic_load_explicit(&dp->set, memory_order_acquire);
+		uint64_t now, ts_ns;
+		uint16_t n, i;
+
+		if (set != w->cur) {
+			flush_all(w);
+			w->cur = set;
+		}
+		n = rte_eth_rx_burst(w->port_id, w->queue, pkts, (uint16_t)burst);
+		now = rte_rdtsc();
+		w->c.polls++;
+		if (n) {
+			idle = 0;
+			ts_ns = base_ns + (uint64_t)(((unsigned __int128)(now - base_tsc) *
+						      1000000000ull) / hz);
+			for (i = 0; i < n; i++) {
+				struct rte_mbuf *m = pkts[i];
+				const uint8_t *frame;
+				uint32_t caplen = m->data_len, wirelen = m->pkt_len;
+				uint64_t mask, pts = ts_ns;
+
+				if (i + 1 < n)
+					rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+				w->c.rx++;
+				w->c.rx_bytes += wirelen;
+				if (m->nb_segs > 1) {
+					caplen = wirelen < sizeof(w->linbuf) ?
+						wirelen : (uint32_t)sizeof(w->linbuf);
+					frame = rte_pktmbuf_read(m, 0, caplen, w->linbuf);
+					if (!frame) {
+						frame = rte_pktmbuf_mtod(m, const uint8_t *);
+						caplen = m->data_len;
+					}
+				} else {
+					frame = rte_pktmbuf_mtod(m, const uint8_t *);
+				}
+				if (!set || !set->port_jobs[w->port_idx]) {
+					w->c.unwanted++;
+					continue;
+				}
+				dpc_parse(&dp->popts, frame, caplen, wirelen, &key);
+				if (unlikely(key.status != DPC_PARSE_OK)) {
+					if (key.status == DPC_PARSE_TRUNCATED)
+						w->c.parse_truncated++;
+					else
+						w->c.parse_invalid++;
+				}
+				mask = dpc_classifier_match(set->cls, &key, frame, caplen) &
+				       set->port_jobs[w->port_idx];
+				if (unlikely(mask & set->count_only)) {
+					uint64_t co = mask & set->count_only;
+
+					while (co) {
+						unsigned j = (unsigned)__builtin_ctzll(co);
+
+						co &= co - 1;
+						set->jobs[j]->wc[w->id].matched++;
+					}
+					mask &= ~set->count_only;
+				}
+				if (!mask) {
+					w->c.unwanted++;
+					continue;
+				}
+				w->c.matched++;
+				if (w->hwts && (m->ol_flags & dp->ts_flag)) {
+					uint64_t hw = *RTE_MBUF_DYNFIELD(m, dp->ts_off, uint64_t *);
+
+					pts = w->hwts_epoch_ns ? hw :
+						w->hw_base_ns + (uint64_t)(((__int128)(int64_t)(hw - w->hw_base) *
+									    (__int128)w->hw_mult) >> 32);
+				}
+				while (mask) {
+					unsigned j = (unsigned)__builtin_ctzll(mask);
+
+					mask &= mask - 1;
+					deliver(w, set, j, &key, frame, caplen, wirelen,
+						pts, now);
+				}
+			}
+			rte_pktmbuf_free_bulk(pkts, n);
+		} else {
+			w->c.idle_polls++;
+			if (idle_sleep_ns && ++idle > 64) {
+				struct timespec sl = { 0, (long)idle_sleep_ns };
+
+				nanosleep(&sl, NULL);
+			} else {
+				rte_pause();
+			}
+		}
+		if (w->open_mask && now - w->oldest_tsc >= dp->flush_tsc)
+			flush_aged(w, now);
+		rte_rcu_qsbr_quiescent(dp->qs, w->id);
+	}
+	flush_all(w);
+	w->cur = NULL;
+	rte_rcu_qsbr_thread_offline(dp->qs, w->id);
+	return 0;
+}
