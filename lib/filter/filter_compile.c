@@ -52,6 +52,8 @@ struct parser {
 	int scope;
 	int depth;
 	struct quals last;
+	int last_num_kind;  /* FP_VNI/FP_VLAN: "vni 5001 or 5002" */
+	int last_num_scope;
 	struct dpc_filter_error *err;
 	bool failed;
 	bool nomem;
@@ -767,6 +769,24 @@ static uint32_t primitive(struct parser *p)
 	}
 	tok_text(p, t, w, sizeof(w));
 
+	/* A bare number after "vni N" / "vlan N" is another VNI / VLAN ID. */
+	if (p->last_num_kind && isdigit((unsigned char)w[0]) && is_boundary(p, nx)) {
+		uint32_t max = p->last_num_kind == FP_VNI ? 0xffffff : 4095;
+
+		if (!tok_num(p, t, max, &v)) {
+			err_tok(p, t, p->last_num_kind == FP_VNI ?
+				"VNI must be 0..16777215, got" :
+				"VLAN ID must be 0..4095, got");
+			return 0;
+		}
+		p->cur++;
+		n.kind = (uint8_t)p->last_num_kind;
+		n.u.num = v;
+		n.op = FN_PRIM;
+		n.scope = (uint8_t)p->last_num_scope;
+		return new_node(p, &n);
+	}
+	p->last_num_kind = 0;
 	/* dpcap's own primitives. */
 	if (!strcmp(w, "vxlan") || !strcmp(w, "vni") || !strcmp(w, "vlan")) {
 		p->uses_ext = true;
@@ -786,6 +806,8 @@ static uint32_t primitive(struct parser *p)
 			p->cur++;
 			n.kind = FP_VNI;
 			n.u.num = v;
+			p->last_num_kind = FP_VNI;
+			p->last_num_scope = p->scope;
 			return prim_node(p, &n);
 		}
 		n.kind = FP_VLAN;
@@ -797,6 +819,8 @@ static uint32_t primitive(struct parser *p)
 			}
 			p->cur++;
 			n.u.num = v;
+			p->last_num_kind = FP_VLAN;
+			p->last_num_scope = p->scope;
 		}
 		return prim_node(p, &n);
 	}
