@@ -53,6 +53,7 @@ struct parser {
 	int depth;
 	struct quals last;
 	int last_num_kind;  /* FP_VNI/FP_VLAN: "vni 5001 or 5002" */
+	int bare_pos, bare_len; /* last id that inherited qualifiers */
 	int last_num_scope;
 	struct dpc_filter_error *err;
 	bool failed;
@@ -936,6 +937,8 @@ static uint32_t primitive(struct parser *p)
 			q = p->last;
 		else
 			q.qs = q.qe = t->pos;
+		p->bare_pos = t->pos;
+		p->bare_len = t->len;
 	}
 	{
 		const struct token *id0, *id1;
@@ -1189,6 +1192,8 @@ struct dpc_filter *dpc_filter_compile(const char *expr,
 	if (ntok < 0)
 		goto nomem;
 	p.n_toks = ntok;
+	p.bare_pos = p.toks[0].pos;
+	p.bare_len = p.toks[0].len;
 	if (bad >= 0) {
 		err_tok(&p, &p.toks[bad], "unexpected character");
 		goto fail;
@@ -1232,6 +1237,17 @@ struct dpc_filter *dpc_filter_compile(const char *expr,
 				if (p.nomem)
 					goto nomem;
 			}
+		} else if (!p.failed) {
+			/* Each piece is valid tcpdump but the whole is not
+			 * ("src 10.0.0.1 and 80"): refuse it as tcpdump does,
+			 * naming the last abbreviated id, the usual culprit. */
+			const char *why = pcap_geterr(p.pd);
+			const char *noise = "can't parse filter expression: ";
+
+			if (why && strncmp(why, noise, strlen(noise)) == 0)
+				why += strlen(noise);
+			set_err(&p, p.bare_pos, p.bare_len, "%s at",
+				why && *why ? why : "syntax error");
 		}
 	}
 	if (p.failed)
