@@ -293,7 +293,9 @@ static int conn_queue(struct dpc_ctl_conn *c, const char *s, size_t n)
 	if (c->dead)
 		return -EPIPE;
 	pending = c->out_len - c->out_off;
-	if (pending + n + 1 > c->srv->cfg.max_output_bytes) {
+	/* One message is always taken onto an empty queue (an answer may be
+	 * larger than the bound); more while the client has not read is not. */
+	if (pending > 0 && pending + n + 1 > c->srv->cfg.max_output_bytes) {
 		c->srv->cnt.dropped_slow++;
 		conn_kill(c);
 		return -ENOBUFS;
@@ -683,6 +685,12 @@ static void handle_line(struct dpc_ctl_server *srv, struct dpc_ctl_conn *c,
 			srv->cnt.requests++;
 			set_add(set, error_response(NULL, DPC_CTL_E_INVALID_REQUEST,
 				make_data("request", NULL, "empty batch")));
+		} else if (json_array_size(req) > DPC_CTL_BATCH_MAX) {
+			srv->cnt.requests++;
+			set_add(set, error_response(NULL, DPC_CTL_E_INVALID_REQUEST,
+				make_data("request", NULL, "batch of %zu requests; at "
+					  "most %d", json_array_size(req),
+					  DPC_CTL_BATCH_MAX)));
 		} else {
 			set->batch = true;
 			json_array_foreach(req, i, e)
@@ -1104,7 +1112,8 @@ unsigned dpc_ctl_server_notify(struct dpc_ctl_server *srv, const char *method,
 		}
 	}
 	free(s);
-	reap(srv);
+	/* no reap here: notify runs inside handlers, while the poll loop still
+	 * holds pointers to connections; dead ones are freed at its end */
 	return count;
 }
 

@@ -12,8 +12,9 @@
  *     -32004 error and the connection is closed after it;
  *   - at most max_clients connections; the next one is sent a -32003 error
  *     and closed;
- *   - each connection's pending output is at most max_output_bytes; a client
- *     that does not read is dropped, nobody else waits;
+ *   - each connection's pending output is at most max_output_bytes (or one
+ *     message, if that is larger); a client that does not read is dropped,
+ *     nobody else waits;
  *   - a connection that sends no complete request for idle_timeout_ms is
  *     sent a -32005 error and closed (subscribed connections are exempt);
  *   - JSON is parsed by jansson with JSON_REJECT_DUPLICATES (duplicate keys,
@@ -46,6 +47,8 @@ extern "C" {
 
 /** Longest request line accepted, in bytes, newline excluded. */
 #define DPC_CTL_LINE_MAX 65536
+/** Most requests in one batch (a longer batch is one -32600 error). */
+#define DPC_CTL_BATCH_MAX 1024
 /** Longest job name (dpc_ctl_name_check). */
 #define DPC_CTL_NAME_MAX 64
 /** Most entries in each credential list of the config. */

@@ -317,6 +317,30 @@ static void test_batches_and_notifications(void)
 	CHECK(json_is_object(r) && err_code(r) == DPC_CTL_E_INVALID_REQUEST,
 	      "empty batch: one -32600 object");
 	json_decref(r);
+	{
+		char *b = malloc(4 * (DPC_CTL_BATCH_MAX + 1) + 2);
+		size_t o = 0;
+
+		b[o++] = '[';
+		for (int i = 0; i <= DPC_CTL_BATCH_MAX; i++) {
+			memcpy(b + o, i ? ",{}" : "{}", i ? 3 : 2);
+			o += i ? 3 : 2;
+		}
+		b[o++] = ']';
+		b[o] = '\0';
+		r = ask(c, b);
+		CHECK(json_is_object(r) && err_code(r) == DPC_CTL_E_INVALID_REQUEST,
+		      "batch of %d: one -32600 (at most %d)", DPC_CTL_BATCH_MAX + 1,
+		      DPC_CTL_BATCH_MAX);
+		json_decref(r);
+		b[o - 4] = ']';
+		b[o - 3] = '\0';
+		r = ask(c, b);
+		CHECK(json_is_array(r) && json_array_size(r) == DPC_CTL_BATCH_MAX,
+		      "batch of %d: %d answers", DPC_CTL_BATCH_MAX, DPC_CTL_BATCH_MAX);
+		json_decref(r);
+		free(b);
+	}
 	CHECK(ask(c, "[{\"jsonrpc\":\"2.0\",\"method\":\"echo\"},"
 		  "{\"jsonrpc\":\"2.0\",\"method\":\"echo\"}]") == NULL,
 	      "batch of notifications only: no answer");
@@ -699,6 +723,30 @@ static void test_socket(void)
 			dropped = cnt.dropped_slow > 0;
 		}
 		CHECK(dropped, "a client that never reads is dropped");
+		{
+			/* one answer larger than the bound still arrives whole */
+			const char *b = "{\"jsonrpc\":\"2.0\",\"method\":\"big\",\"id\":5,"
+					"\"params\":{\"n\":200000}}";
+			json_t *br;
+			char *rb = malloc(300000);
+			size_t got = 0;
+
+			(void)!send(fds[1], b, strlen(b), MSG_NOSIGNAL);
+			(void)!send(fds[1], "\n", 1, MSG_NOSIGNAL);
+			for (int i = 0; i < 2000 && (got == 0 || rb[got - 1] != '\n'); i++) {
+				ssize_t k;
+
+				dpc_ctl_server_poll(srv, 1);
+				k = recv(fds[1], rb + got, 300000 - got, MSG_DONTWAIT);
+				if (k > 0)
+					got += (size_t)k;
+			}
+			br = json_loadb(rb, got, 0, NULL);
+			CHECK(br && json_string_length(json_object_get(br, "result")) == 200000,
+			      "an answer of 200 kB (bound 64 kB) arrives whole to a reader");
+			json_decref(br);
+			free(rb);
+		}
 		r = sock_ask(srv, fds[1], "{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"id\":8}");
 		CHECK_EQ(json_integer_value(json_object_get(r, "id")), 8,
 			 "the other client is served meanwhile");

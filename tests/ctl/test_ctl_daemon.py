@@ -239,6 +239,10 @@ def run(tmp):
     section("cli", lambda: test_cli(sock, cap))
     section("balance", lambda: test_balance(c))
     c.close()
+    if t.failed or d.poll() is not None:
+        t.diag(f"dpcapd {'exited ' + str(d.returncode) if d.poll() is not None else 'running'}")
+        with open(os.path.join(tmp, "dpcapd.log")) as f:
+            t.diag("".join(f.readlines()[-40:]))
 
     d.send_signal(signal.SIGTERM)
     try:
@@ -576,8 +580,11 @@ def test_barrage(c, sock):
         h = Conn(sock)
         h.send(b'{"jsonrpc":"2.0","method":"job.st')
         h.close()
-    r = c.call("job.get", {"id": bid})
-    job = r.get("result", {})
+    for _ in range(50):   # the datapath picks the job up within a few flushes
+        job = c.call("job.get", {"id": bid}).get("result", {})
+        if job.get("counters", {}).get("matched", 0) > 0:
+            break
+        time.sleep(0.1)
     t.eq(job.get("state"), "running", "after the barrage the capture still runs")
     if not t.check(job.get("counters", {}).get("matched", 0) > 0,
                    "and it keeps matching packets"):
@@ -651,6 +658,21 @@ def test_concurrent(c, sock):
                       f"({time.time() - t0:.1f} s)")
     r = c.call("daemon.info")
     t.check("result" in r, "daemon still serving after 64 clients")
+    # max_jobs (64) running: the next start is -32014, nothing created for it
+    ids, refused = [], None
+    for i in range(70):
+        r = c.call("job.start", {"name": f"cap{i}", "filter": "ether host 02:00:00:00:00:99"})
+        if "error" in r:
+            refused = (i, r)
+            break
+        ids.append(r["result"]["id"])
+    t.check(refused is not None and refused[0] == 64 and expect(refused[1], E_CAPACITY, "params"),
+            f"job.start with {len(ids)} jobs running: -32014")
+    t.check(refused is not None and not os.path.exists(
+        os.path.join(os.path.dirname(sock), "cap", f"cap{refused[0]}")),
+        "the refused job created no directory")
+    for jid in ids:
+        c.call("job.stop", {"id": jid})
 
 
 def test_client_limit(c, sock):
@@ -798,6 +820,11 @@ def test_cli(sock, cap):
     lines = p.stdout.strip().splitlines()
     t.check(p.returncode == 0 and len(lines) == 2 and f"id={jid2}" in lines[0] and
             "\033" not in p.stdout, "dpcap watch piped: plain lines, one per tick")
+    p = subprocess.run(["script", "-qec", f"{DPCAP} watch -n 2 --interval 0.2 {jid2}",
+                        "/dev/null"], capture_output=True, text=True, timeout=30,
+                       env=dict(os.environ, DPCAP_SOCKET=sock))
+    t.check(p.returncode == 0 and p.stdout.count("\033[H\033[J") == 2 and "PKT/S" in p.stdout,
+            "dpcap watch on a terminal: redrawn in place with a header")
     p = cli(sock, "stop", "cli2")
     t.check(p.returncode == 0 and "cli2" in p.stdout, "dpcap stop NAME: exit 0")
     try:
