@@ -22,7 +22,8 @@
  *     on the filesystem (checked at admission and again before every
  *     write, so other writers filling the disk are seen) stops the writer
  *     with DPC_PCAPFILE_STOP_DISK_LOW; buffered records that no longer fit
- *     are dropped (and uncounted) rather than written below the floor.
+ *     are dropped (counted in stats.dropped_disk_low) rather than written
+ *     below the floor.
  *
  * A file being written is "<prefix>-<NNNNN>.pcap.part"; it is renamed to
  * "<prefix>-<NNNNN>.pcap" when closed. "manifest.json" in the directory lists
@@ -31,8 +32,9 @@
  * open, rotation and stop. On any write error (ENOSPC, EIO, ...) the current
  * file is cut back to its last whole record, finalized and listed; the error
  * is returned and every later call fails with it. Nothing that reached the
- * file is lost; records still in the buffer are, and the counters drop
- * them (stats.packets can go down after an error).
+ * file is lost; records still in the buffer are: they move from
+ * stats.packets (which can go down after an error) to
+ * stats.dropped_disk_error (or dropped_disk_low at the free-space floor).
  * docs/file-layout.md describes the files and the manifest.
  *
  * Not thread-safe: one writer is used by one thread at a time.
@@ -111,6 +113,19 @@ struct dpc_pcapfile_stats {
 	uint64_t first_ns, last_ns;  /**< timestamps of first/last record */
 	enum dpc_pcapfile_stop stop;
 	int last_errno;              /**< for DPC_PCAPFILE_STOP_ERROR / DISK_LOW */
+	/*
+	 * Records the writer had accepted (write returned 0, or counted in
+	 * a block's *consumed) that never reached a file. They leave
+	 * packets/bytes/wire_bytes and are counted here instead, so that
+	 * records offered = packets + dropped_disk_error + dropped_disk_low
+	 * + refused always holds. _bytes: record bytes (16-byte header +
+	 * incl_len), as in bytes.
+	 */
+	uint64_t dropped_disk_error;       /**< lost to a write error */
+	uint64_t dropped_disk_error_bytes;
+	uint64_t dropped_disk_low;         /**< cut at the free-space floor */
+	uint64_t dropped_disk_low_bytes;
+	uint64_t refused_bytes;            /**< sum of caplen of refused records */
 };
 
 struct dpc_pcapfile;             /* opaque */
@@ -149,6 +164,8 @@ int dpc_pcapfile_write(struct dpc_pcapfile *w, uint64_t ts_ns,
  * straight from buf, which is not kept after the call).
  * *consumed (if not NULL) gets the number of this block's records written
  * (the rise of stats.packets: records lost to an error do not count).
+ * The block's records that were not taken (after a stop or an error) are
+ * counted in stats.refused.
  * A malformed block (a header running past len, ts_nsec >= 1e9) is
  * -EINVAL and nothing of it is written; the writer goes on.
  */

@@ -86,6 +86,7 @@ struct dpc_pcapfile {
 
 	struct dpc_pcapfile_stats st;
 	uint64_t manifest_refused;   /* st.refused when the manifest was written */
+	uint32_t offer_len;          /* caplen of the record being offered */
 	int first_err;
 };
 
@@ -178,8 +179,22 @@ static json_t *writer_manifest(const struct dpc_pcapfile *w)
 			 "first_ns", (json_int_t)st->first_ns,
 			 "last_ns", (json_int_t)st->last_ns,
 			 "files", files);
-	if (root)
+	if (root) {
+		json_t *tot = json_object_get(root, "totals");
+
+		/* records taken but lost, and records refused, with their reason */
+		json_object_set_new(tot, "dropped_disk_error",
+				    json_integer((json_int_t)st->dropped_disk_error));
+		json_object_set_new(tot, "dropped_disk_error_bytes",
+				    json_integer((json_int_t)st->dropped_disk_error_bytes));
+		json_object_set_new(tot, "dropped_disk_low",
+				    json_integer((json_int_t)st->dropped_disk_low));
+		json_object_set_new(tot, "dropped_disk_low_bytes",
+				    json_integer((json_int_t)st->dropped_disk_low_bytes));
+		json_object_set_new(tot, "refused_bytes",
+				    json_integer((json_int_t)st->refused_bytes));
 		json_object_set_new(root, "updated_ns", json_integer((json_int_t)pf_now_ns()));
+	}
 	return root;
 }
 
@@ -256,8 +271,12 @@ static int write_all(int fd, const uint8_t *p, size_t len, size_t *done)
 	return 0;
 }
 
-/* Uncharge the records of p[0..len) (lost to a write error). */
-static void uncharge(struct dpc_pcapfile *w, const uint8_t *p, size_t len)
+/*
+ * Uncharge the records of p[0..len): they will not reach the file. They
+ * move to the dropped counter of their reason (disk_low: cut at the
+ * free-space floor, else lost to a write error).
+ */
+static void uncharge(struct dpc_pcapfile *w, const uint8_t *p, size_t len, bool disk_low)
 {
 	struct dpc_pcap_rec_hdr h;
 	struct pf_file *f = cur_file(w);
@@ -268,6 +287,13 @@ static void uncharge(struct dpc_pcapfile *w, const uint8_t *p, size_t len)
 		w->st.packets--;
 		w->st.bytes -= DPC_PCAP_REC_HDR_LEN + (uint64_t)h.incl_len;
 		w->st.wire_bytes -= h.orig_len;
+		if (disk_low) {
+			w->st.dropped_disk_low++;
+			w->st.dropped_disk_low_bytes += DPC_PCAP_REC_HDR_LEN + (uint64_t)h.incl_len;
+		} else {
+			w->st.dropped_disk_error++;
+			w->st.dropped_disk_error_bytes += DPC_PCAP_REC_HDR_LEN + (uint64_t)h.incl_len;
+		}
 		if (f) {
 			f->packets--;
 			f->bytes -= DPC_PCAP_REC_HDR_LEN + (uint64_t)h.incl_len;
@@ -379,9 +405,9 @@ static int pf_write_chunk(struct dpc_pcapfile *w, const uint8_t *p, size_t len,
 	w->cur_disk += keep;
 	w->disk_packets += kept;
 	w->disk_last_ns = kept_last;
-	uncharge(w, p + keep, len - keep);
+	uncharge(w, p + keep, len - keep, rc == 0);
 	if (is_buf && w->run_len) {
-		uncharge(w, w->run, w->run_len);
+		uncharge(w, w->run, w->run_len, rc == 0);
 		w->run = NULL;
 		w->run_len = 0;
 		w->run_count = 0;
@@ -615,8 +641,8 @@ static int pf_stop(struct dpc_pcapfile *w, enum dpc_pcapfile_stop why, int err)
 		/* make room for the manifest */
 		reserve_drop(w);
 		/* whatever is still pending will not reach the file */
-		uncharge(w, w->buf, w->buf_len);
-		uncharge(w, w->run, w->run_len);
+		uncharge(w, w->buf, w->buf_len, false);
+		uncharge(w, w->run, w->run_len, false);
 		w->buf_len = 0;
 		w->buf_count = 0;
 		w->run = NULL;
@@ -646,9 +672,15 @@ static int pf_stop(struct dpc_pcapfile *w, enum dpc_pcapfile_stop why, int err)
 }
 
 /* Return value for a refused record. */
-static int refused(struct dpc_pcapfile *w)
+static void count_refused(struct dpc_pcapfile *w)
 {
 	w->st.refused++;
+	w->st.refused_bytes += w->offer_len;
+}
+
+static int refused(struct dpc_pcapfile *w)
+{
+	count_refused(w);
 	if (w->st.stop == DPC_PCAPFILE_STOP_ERROR)
 		return w->first_err ? w->first_err : -EIO;
 	return DPC_PCAPFILE_DONE;
@@ -659,7 +691,7 @@ static int stop_refuse(struct dpc_pcapfile *w, enum dpc_pcapfile_stop why)
 	int rc = pf_stop(w, why, 0);
 
 	if (rc < 0) {
-		w->st.refused++;
+		count_refused(w);
 		return rc;
 	}
 	return refused(w);
@@ -760,7 +792,7 @@ static int admit(struct dpc_pcapfile *w, uint64_t ts, uint32_t *incl)
 	}
 	return 0;
 fail:
-	w->st.refused++;
+	count_refused(w);
 	pf_stop(w, DPC_PCAPFILE_STOP_ERROR, rc);
 	return rc;
 }
@@ -954,11 +986,14 @@ int dpc_pcapfile_write(struct dpc_pcapfile *w, uint64_t ts_ns,
 
 	if (!w || (!data && caplen))
 		return -EINVAL;
+	w->offer_len = caplen;
 	rc = admit(w, ts_ns, &incl);
 	if (rc)
 		return rc;
 	rc = append_rec(w, ts_ns, data, incl, wirelen < caplen ? caplen : wirelen);
 	if (rc) {
+		/* admitted, but the flush before it failed: not taken */
+		count_refused(w);
 		pf_stop(w, DPC_PCAPFILE_STOP_ERROR, rc);
 		return rc;
 	}
@@ -973,6 +1008,7 @@ int dpc_pcapfile_write_block(struct dpc_pcapfile *w, const void *buf,
 	uint32_t n = 0;
 	uint64_t before;
 	size_t off, pf;
+	bool cur_refused = false;
 	int rc = 0;
 
 	if (consumed)
@@ -1005,9 +1041,12 @@ int dpc_pcapfile_write_block(struct dpc_pcapfile *w, const void *buf,
 		incl = h.incl_len;
 		orig = h.orig_len < incl ? incl : h.orig_len;
 		rl = DPC_PCAP_REC_HDR_LEN + (size_t)incl;
+		w->offer_len = incl;
 		rc = admit(w, ts, &incl);
-		if (rc)
+		if (rc) {
+			cur_refused = true;     /* admit counted it */
 			break;
+		}
 		if (incl == h.incl_len && orig == h.orig_len) {
 			/* verbatim: extend (or start) the run */
 			if (w->run_len && w->run + w->run_len != p + off) {
@@ -1055,6 +1094,16 @@ int dpc_pcapfile_write_block(struct dpc_pcapfile *w, const void *buf,
 	}
 	if (rc == 0 && w->st.stop != DPC_PCAPFILE_STOP_NONE && off < len)
 		rc = DPC_PCAPFILE_DONE;
+	/* the records of the block not taken are refused, each once */
+	while (off < len) {
+		rd_hdr(p + off, &h);
+		if (!cur_refused) {
+			w->offer_len = h.incl_len;
+			count_refused(w);
+		}
+		cur_refused = false;
+		off += DPC_PCAP_REC_HDR_LEN + (size_t)h.incl_len;
+	}
 	return rc;
 }
 

@@ -154,6 +154,41 @@ static json_t *load_manifest(const char *dir)
 	return json_load_file(p, JSON_REJECT_DUPLICATES, &e);
 }
 
+/* manifest totals.<key> as an integer, -1 when absent */
+static long long totals_int(json_t *m, const char *key)
+{
+	json_t *v = json_object_get(json_object_get(m, "totals"), key);
+
+	return json_is_integer(v) ? (long long)json_integer_value(v) : -1;
+}
+
+/*
+ * Every offered record is written, dropped under a named reason or
+ * refused; the manifest carries the same numbers.
+ */
+static void check_balance(const char *dir, const struct dpc_pcapfile_stats *st,
+			  uint64_t offered, uint64_t accepted, const char *what)
+{
+	json_t *m = load_manifest(dir);
+
+	CHECK_EQ(st->packets + st->dropped_disk_error + st->dropped_disk_low + st->refused,
+		 offered, "%s: offered %" PRIu64 " = written %" PRIu64 " + lost to error %" PRIu64
+		 " + cut at floor %" PRIu64 " + refused %" PRIu64, what, offered, st->packets,
+		 st->dropped_disk_error, st->dropped_disk_low, st->refused);
+	if (accepted != UINT64_MAX)
+		CHECK_EQ(st->packets + st->dropped_disk_error + st->dropped_disk_low, accepted,
+			 "%s: the %" PRIu64 " accepted records are written or dropped by reason",
+			 what, accepted);
+	CHECK(totals_int(m, "dropped_disk_error") == (long long)st->dropped_disk_error &&
+	      totals_int(m, "dropped_disk_error_bytes") == (long long)st->dropped_disk_error_bytes &&
+	      totals_int(m, "dropped_disk_low") == (long long)st->dropped_disk_low &&
+	      totals_int(m, "dropped_disk_low_bytes") == (long long)st->dropped_disk_low_bytes &&
+	      totals_int(m, "refused") == (long long)st->refused &&
+	      totals_int(m, "refused_bytes") == (long long)st->refused_bytes,
+	      "%s: manifest totals carry the dropped/refused counters", what);
+	json_decref(m);
+}
+
 static int count_suffix(const char *dir, const char *suf)
 {
 	char cmd[600];
@@ -1143,8 +1178,12 @@ static void test_write_errors(void)
 			CHECK_STR(json_string_value(json_object_get(m, "error")), strerror(e),
 				  "%s: manifest names the error", what);
 			json_decref(m);
+			/* 100-byte records: 116 bytes each in the file */
+			CHECK_EQ(st.dropped_disk_error_bytes, st.dropped_disk_error * 116,
+				 "%s: lost bytes counted", what);
+			CHECK_EQ(st.refused_bytes, st.refused * 100, "%s: refused bytes counted", what);
+			check_balance(dir, &st, 200, res.ok, what);
 		}
-		(void)res;
 	}
 	/* after an error every call fails with it */
 	{
@@ -1157,6 +1196,8 @@ static void test_write_errors(void)
 		mkcase(dir, sizeof(dir), "werr-sticky");
 		o = base_opts(dir);
 		w = dpc_pcapfile_open(&o);
+		struct dpc_pcapfile_stats st;
+
 		res = offer(w, r, 10);
 		g_budget = 0;
 		g_errno = EIO;
@@ -1166,10 +1207,15 @@ static void test_write_errors(void)
 		pf_frame(frame, 100, 1);
 		CHECK_EQ(dpc_pcapfile_write(w, PF_BASE_NS, frame, 100, 100), -EIO,
 			 "a later write fails with the same error");
-		CHECK_EQ(dpc_pcapfile_close(w, NULL), -EIO, "close too");
+		CHECK_EQ(dpc_pcapfile_close(w, &st), -EIO, "close too");
 		CHECK_EQ(verify(dir, r, 0, &(struct verify_opt){ 0 }, "werr-sticky"), 0,
 			 "buffered records lost to EIO are not listed");
-		(void)res;
+		CHECK(res.ok == 10 && st.packets == 0 && st.dropped_disk_error == 10 &&
+		      st.dropped_disk_error_bytes == 10 * 116 && st.refused == 1,
+		      "werr-sticky: the 10 buffered records counted as lost to the error "
+		      "(%" PRIu64 "), the later one refused (%" PRIu64 ")",
+		      st.dropped_disk_error, st.refused);
+		check_balance(dir, &st, 11, 10, "werr-sticky");
 	}
 	/* block write hitting an error mid-way */
 	{
@@ -1198,6 +1244,7 @@ static void test_write_errors(void)
 		CHECK_EQ(st.packets, 50, "block: 50 whole records counted");
 		CHECK_EQ(verify(dir, r, 50, &(struct verify_opt){ 0 }, "werr-block"), 50,
 			 "block: file holds exactly the 50 whole records");
+		check_balance(dir, &st, 200, UINT64_MAX, "werr-block");
 	}
 }
 
@@ -1242,6 +1289,7 @@ static void test_write_error_big_block(void)
 	CHECK_EQ(st.packets, whole, "big block: counters agree");
 	CHECK_EQ(verify(dir, r, whole, &(struct verify_opt){ 0 }, "werr-bigblock"), whole,
 		 "big block: file cut back to its last whole record");
+	check_balance(dir, &st, N, UINT64_MAX, "werr-bigblock");
 }
 
 static unsigned g_nwrites;
@@ -1322,6 +1370,7 @@ static void test_full_disk(void)
 	CHECK_STR(json_string_value(json_object_get(m, "error")), strerror(ENOSPC),
 		  "full tmpfs: error says no space");
 	json_decref(m);
+	check_balance(dir, &st, N, res.ok, "full tmpfs");
 	/* free it again, then disk low: stop before the floor */
 	{
 		char cmd[500];
@@ -1350,6 +1399,7 @@ static void test_full_disk(void)
 		  "disk low: manifest stop_reason");
 	CHECK_STR(json_string_value(json_object_get(m, "state")), "failed", "disk low: state failed");
 	json_decref(m);
+	check_balance(dir, &st, N, res.ok, "disk low");
 	/* another writer fills the disk while records wait in our buffer:
 	 * the flush writes only the whole records above the floor */
 	snprintf(dir, sizeof(dir), "%s/low", mnt);
@@ -1394,6 +1444,10 @@ static void test_full_disk(void)
 	      st.packets);
 	got = verify(dir, r, N, &(struct verify_opt){ 0 }, "shared disk");
 	CHECK_EQ(got, st.packets, "shared disk: file holds exactly the counted records");
+	CHECK(st.dropped_disk_low > 0 && st.dropped_disk_error == 0,
+	      "shared disk: %" PRIu64 " buffered records counted as cut at the floor",
+	      st.dropped_disk_low);
+	check_balance(dir, &st, 40, 40, "shared disk");
 	umount2(mnt, MNT_DETACH);
 }
 
