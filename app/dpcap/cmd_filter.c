@@ -64,8 +64,11 @@ static void filter_usage(FILE *f)
 "  -q, --quiet      no summary line (a failure still prints one line)\n"
 "  -h, --help       this text\n"
 "\n"
-"On stderr a summary line: packets read, matched, written, files, frames\n"
-"truncated/invalid by layer, and why it stopped.\n"
+"On stderr a summary line: packets read, unwanted (EXPR did not match),\n"
+"written, files, dropped by reason (lost to a disk error: records that\n"
+"were buffered when the write failed; cut at the disk floor; refused\n"
+"after the writer stopped), so that read = written + unwanted + dropped;\n"
+"frames truncated/invalid by layer, and why it stopped.\n"
 "\n"
 "Exit status: 0 done; 1 input unreadable, output not writable or a write\n"
 "error such as a full disk (one line on stderr says which; the files\n"
@@ -320,6 +323,32 @@ static void print_layers(FILE *f, const char *what, uint64_t total,
 	fprintf(f, ")");
 }
 
+/* "dropped N (X lost to the disk error, ...)": the reasons that are not 0. */
+static void print_dropped(FILE *f, uint64_t total,
+			  const struct dpc_pcapfile_stats *st)
+{
+	const char *sep = " (";
+
+	fprintf(f, "dropped %" PRIu64, total);
+	if (st->dropped_disk_error) {
+		fprintf(f, "%s%" PRIu64 " lost to the disk error", sep,
+			st->dropped_disk_error);
+		sep = ", ";
+	}
+	if (st->dropped_disk_low) {
+		fprintf(f, "%s%" PRIu64 " cut at the free-space floor", sep,
+			st->dropped_disk_low);
+		sep = ", ";
+	}
+	if (st->refused) {
+		fprintf(f, "%s%" PRIu64 " refused after the stop (%s)", sep,
+			st->refused, dpc_pcapfile_stop_name(st->stop));
+		sep = ", ";
+	}
+	if (sep[0] == ',')
+		fprintf(f, ")");
+}
+
 /* Remove the scratch directory of single-file mode (best effort). */
 static void remove_tree(const char *dir)
 {
@@ -439,7 +468,7 @@ int dpc_cmd_filter(int argc, char **argv)
 	struct pcap_pkthdr *ph;
 	const u_char *data;
 	pcap_t *p = NULL;
-	uint64_t n_read = 0, n_match = 0, n_written = 0;
+	uint64_t n_read = 0, n_match = 0, n_written = 0, n_dropped;
 	const char *stop = "end of input";
 	char stopbuf[PCAP_ERRBUF_SIZE + 64];
 	bool have_scratch = false;
@@ -603,10 +632,8 @@ int dpc_cmd_filter(int argc, char **argv)
 		ts = (uint64_t)(uint32_t)ph->ts.tv_sec * 1000000000ull +
 		     (uint64_t)(uint32_t)ph->ts.tv_usec;
 		rc = dpc_pcapfile_write(w, ts, frame, caplen, wirelen);
-		if (rc == DPC_PCAPFILE_DONE) {
-			n_match--;      /* refused: not counted as written */
-			break;
-		}
+		if (rc == DPC_PCAPFILE_DONE)
+			break;          /* refused: counted in st.refused */
 		if (rc < 0) {
 			snprintf(stopbuf, sizeof(stopbuf), "write error: %s",
 				 strerror(-rc));
@@ -658,22 +685,30 @@ int dpc_cmd_filter(int argc, char **argv)
 			goto out;
 		}
 	}
+	/* every packet read is unwanted, written or dropped under a reason */
+	n_dropped = st.dropped_disk_error + st.dropped_disk_low + st.refused;
 	if (o.quiet && status != DPC_EXIT_OK) {
 		/* -q drops the summary, never the reason for a failure */
-		fprintf(stderr, ME ": %s (%" PRIu64 " packets written to %s)\n",
-			stop, st.packets, o.out);
+		fprintf(stderr, ME ": %s (read %" PRIu64 ", unwanted %" PRIu64
+			", written %" PRIu64 " to %s, ", stop, n_read,
+			n_read - n_match, st.packets, o.out);
+		print_dropped(stderr, n_dropped, &st);
+		fprintf(stderr, ")\n");
 	} else if (!o.quiet) {
-		fprintf(stderr, ME ": read %" PRIu64 ", matched %" PRIu64
-			", written %" PRIu64 " (%" PRIu64 " bytes, %u file%s",
-			n_read, n_match, st.packets, st.bytes, st.files,
-			st.files == 1 ? "" : "s");
+		fprintf(stderr, ME ": read %" PRIu64 ", unwanted %" PRIu64
+			", matched %" PRIu64 ", written %" PRIu64
+			" (%" PRIu64 " bytes, %u file%s",
+			n_read, n_read - n_match, n_match, st.packets, st.bytes,
+			st.files, st.files == 1 ? "" : "s");
 		if (st.files_deleted)
 			fprintf(stderr, ", %u deleted by --ring",
 				st.files_deleted);
 		if (st.truncated)
 			fprintf(stderr, ", %" PRIu64 " cut to snaplen",
 				st.truncated);
-		fprintf(stderr, ") to %s; ", o.out);
+		fprintf(stderr, ") to %s, ", o.out);
+		print_dropped(stderr, n_dropped, &st);
+		fprintf(stderr, "; ");
 		print_layers(stderr, "truncated", lc.n_trunc, lc.trunc);
 		fprintf(stderr, ", ");
 		print_layers(stderr, "invalid", lc.n_inval, lc.inval);
