@@ -70,9 +70,12 @@ static void filter_usage(FILE *f)
 "after the writer stopped), so that read = written + unwanted + dropped;\n"
 "frames truncated/invalid by layer, and why it stopped.\n"
 "\n"
+"OUT may not be IN (same file, also through a link) nor, with -C/-G, a\n"
+"directory holding IN.\n"
+"\n"
 "Exit status: 0 done; 1 input unreadable, output not writable or a write\n"
 "error such as a full disk (one line on stderr says which; the files\n"
-"written stay valid); 2 bad arguments or bad EXPR; 3 input damaged\n"
+"written stay valid); 2 bad arguments, bad EXPR or OUT is IN; 3 input damaged\n"
 "mid-file (the output is valid and holds everything before the damage).\n",
 		DPC_PARSE_VXLAN_PORTS_MAX);
 }
@@ -433,6 +436,39 @@ static int prepare_out_dir(const char *out)
 	return 0;
 }
 
+/*
+ * Whether writing OUT would replace or write into IN: 1 when OUT is the
+ * same file (same inode: a hard link, a symlink, another path to it), 2
+ * when it is a directory that holds IN at any depth, else 0. Paths that
+ * do not exist are not the input (errors are reported where the files
+ * are opened).
+ */
+static int out_is_input(const char *in, const char *out)
+{
+	char real[PATH_MAX], *slash;
+	struct stat si, so, sd;
+
+	if (stat(in, &si) != 0 || stat(out, &so) != 0)
+		return 0;
+	if (si.st_dev == so.st_dev && si.st_ino == so.st_ino)
+		return 1;
+	if (!S_ISDIR(so.st_mode) || realpath(in, real) == NULL)
+		return 0;
+	/* walk up IN's real path: is OUT one of its directories? */
+	while ((slash = strrchr(real, '/')) != NULL) {
+		if (slash == real)
+			slash[1] = '\0';       /* "/" itself */
+		else
+			slash[0] = '\0';
+		if (stat(real, &sd) == 0 && sd.st_dev == so.st_dev &&
+		    sd.st_ino == so.st_ino)
+			return 2;
+		if (slash == real)
+			break;
+	}
+	return 0;
+}
+
 /* NAME for directory mode: last path component of OUT. */
 static void out_prefix(const char *out, char *buf, size_t len)
 {
@@ -504,6 +540,17 @@ int dpc_cmd_filter(int argc, char **argv)
 		status = DPC_EXIT_USAGE;
 		goto out;
 #endif
+	}
+
+	/* never replace the input with the output */
+	rc = out_is_input(o.in, o.out);
+	if (rc != 0) {
+		fprintf(stderr, ME ": -w %s: %s the input file -r %s; refusing "
+			"to overwrite it\n", o.out,
+			rc == 1 ? "is (same file as)" : "is a directory holding",
+			o.in);
+		status = DPC_EXIT_USAGE;
+		goto out;
 	}
 
 	p = pcap_open_offline_with_tstamp_precision(o.in,

@@ -5,7 +5,9 @@ small tmpfs) the summary line and the -q error line print read, unwanted,
 written and dropped-by-reason numbers with read = written + unwanted +
 dropped, and each number is checked against tcpdump: the packets read
 (tcpdump -c on the input), the unwanted among them (tcpdump's EXPR count)
-and the packets written (tcpdump's count of the output file)."""
+and the packets written (tcpdump's count of the output file). And it
+never writes its output onto its input (the same file, through a link, or
+a -C/-G directory holding it): exit 2, one line, the input untouched."""
 import os
 import re
 import shutil
@@ -116,6 +118,48 @@ else:
             os.unlink(out)
     finally:
         run(["umount", mnt])
+
+# ---- the output never replaces the input ----
+src = p("in.pcap")
+shutil.copyfile(imix, src)
+before = open(src, "rb").read()
+os.symlink(src, p("link.pcap"))
+os.link(src, p("hard.pcap"))
+os.makedirs(p("d/sub"))
+inner = p("d/sub/in.pcap")
+shutil.copyfile(imix, inner)
+inner_before = open(inner, "rb").read()
+for args, label in (
+        (["-r", src, "-w", src], "-w IN"),
+        (["-r", src, "-w", tmp + "/./in.pcap"], "-w IN by another path"),
+        (["-r", src, "-w", p("link.pcap")], "-w a symlink to IN"),
+        (["-r", p("link.pcap"), "-w", src], "-r a symlink, -w its target"),
+        (["-r", src, "-w", p("hard.pcap")], "-w a hard link to IN"),
+        (["-r", src, "-w", src, "-C", "1"], "-w IN -C 1"),
+        (["-r", inner, "-w", p("d"), "-C", "64k"], "-C into a directory "
+         "holding IN"),
+        (["-r", inner, "-w", p("d/sub"), "-G", "1"], "-G into IN's directory"),
+        (["-r", p("link.pcap"), "-w", tmp, "-C", "1", "tcp"],
+         "-C into the directory of IN's symlink target")):
+    rc, _, err = run([DPCAP, "filter"] + args)
+    lines = err.strip().splitlines()
+    t.check(rc == 2 and len(lines) == 1 and "refusing to overwrite" in err,
+            f"{label}: exit 2, one line refusing")
+    if rc != 2 or len(lines) != 1:
+        t.diag(f"exit {rc}: {err.strip()}".replace(tmp, "T"))
+t.check(open(src, "rb").read() == before and
+        open(inner, "rb").read() == inner_before and
+        os.path.islink(p("link.pcap")) and
+        tcpdump_count(src) == total and tcpdump_count(inner) == total,
+        "the inputs are untouched (same bytes, tcpdump reads every packet)")
+t.check(not [f for f in os.listdir(tmp) if ".dpcap-" in f],
+        "no scratch directory left by a refused run")
+# the check does not refuse what is not the input
+rc, _, err = run([DPCAP, "filter", "-r", src, "-w", p("other.pcap")])
+t.check(rc == 0 and tcpdump_count(p("other.pcap")) == total,
+        "-w another file next to IN: written")
+rc, _, err = run([DPCAP, "filter", "-r", src, "-w", p("d/out"), "-C", "64k"])
+t.check(rc == 0, "-C into a new directory beside IN's: written")
 
 shutil.rmtree(tmp, ignore_errors=True)
 sys.exit(t.done())
