@@ -18,6 +18,9 @@
 
 #include "dpc_ctl.h"
 
+#ifndef SO_PEERGROUPS
+#define SO_PEERGROUPS 59
+#endif
 #define LISTEN_TAG ((void *)1)
 #define ACCEPT_PER_POLL 16
 #define REASON_MAX 512
@@ -866,7 +869,17 @@ static void accept_ready(struct dpc_ctl_server *srv)
 			close(fd);
 			continue;
 		}
-		access = dpc_ctl_access_for(&srv->cfg, cred.uid, cred.gid);
+		{
+			/* supplementary groups as they were at connect() */
+			gid_t groups[256];
+			socklen_t gl = sizeof(groups);
+			unsigned ng = 0;
+
+			if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &gl) == 0)
+				ng = gl / sizeof(gid_t);
+			access = dpc_ctl_access_for_groups(&srv->cfg, cred.uid,
+							   cred.gid, groups, ng);
+		}
 		if (access == DPC_CTL_ACCESS_DENIED) {
 			srv->cnt.refused_denied++;
 			snprintf(why, sizeof(why), "uid %ld gid %ld is not allowed "

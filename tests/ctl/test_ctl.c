@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -778,6 +779,8 @@ static void test_socket(void)
 }
 
 /* A child as uid 65534 connects; returns the error code it read. */
+static gid_t g_child_group;   /* a supplementary group for the child, 0 = none */
+
 static int child_as_nobody(struct dpc_ctl_server *srv, const char *path,
 			   const char *req, int *code)
 {
@@ -796,7 +799,8 @@ static int child_as_nobody(struct dpc_ctl_server *srv, const char *path,
 		size_t got = 0;
 
 		close(pfd[0]);
-		if (setgid(65534) != 0 || setuid(65534) != 0)
+		if (setgroups(g_child_group ? 1 : 0, &g_child_group) != 0 ||
+		    setgid(65534) != 0 || setuid(65534) != 0)
 			_exit(2);
 		fd = sock_connect(path);
 		if (fd < 0)
@@ -861,6 +865,14 @@ static void test_credentials(void)
 		 "read-only gid: read-only");
 	CHECK_EQ(dpc_ctl_access_for(&cfg, 1002, 7), DPC_CTL_ACCESS_DENIED,
 		 "anyone else: denied");
+	{
+		gid_t sup[] = { 9, 2001 }, sup2[] = { 9, 2000, 2001 };
+
+		CHECK_EQ(dpc_ctl_access_for_groups(&cfg, 1002, 7, sup, 2),
+			 DPC_CTL_ACCESS_READ_ONLY, "supplementary read-only group");
+		CHECK_EQ(dpc_ctl_access_for_groups(&cfg, 1002, 7, sup2, 3),
+			 DPC_CTL_ACCESS_FULL, "supplementary allowed group wins");
+	}
 
 	if (geteuid() != 0) {
 		DPC_SKIP("peer-credential socket checks need root (setuid child)");
@@ -888,6 +900,21 @@ static void test_credentials(void)
 		dpc_ctl_server_counters(srv, &cnt);
 		CHECK_EQ(cnt.refused_denied, 0, "no denial counted for a listed uid");
 	}
+	dpc_ctl_server_close(srv);
+
+	/* a supplementary group (SO_PEERGROUPS) in allow_gids: full access */
+	dpc_ctl_config_defaults(&cfg);
+	cfg.socket_mode = 0666;
+	cfg.allow_gids[cfg.n_allow_gids++] = 4242;
+	srv = sock_server(&cfg);
+	g_child_group = 4242;
+	child_as_nobody(srv, cfg.socket_path,
+			"{\"jsonrpc\":\"2.0\",\"method\":\"job.start\",\"id\":1}", &code);
+	CHECK_EQ(code, 0, "uid 65534 with supplementary group 4242 (allowed): job.start served");
+	g_child_group = 0;
+	child_as_nobody(srv, cfg.socket_path,
+			"{\"jsonrpc\":\"2.0\",\"method\":\"job.start\",\"id\":1}", &code);
+	CHECK_EQ(code, DPC_CTL_E_DENIED, "the same uid without that group: denied");
 	dpc_ctl_server_close(srv);
 }
 

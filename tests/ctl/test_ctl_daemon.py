@@ -178,6 +178,7 @@ def start_daemon(tmp):
             "socket": sock,
             "group": "nogroup",
             "read_only_uids": [65533],
+            "allow_gids": [4243],
             "max_clients": 100,
             "max_output_bytes": 65536,
             "idle_timeout_s": 300,
@@ -744,8 +745,9 @@ print(json.dumps([json.loads(x) for x in buf.splitlines() if x.strip()]))
 """
 
 
-def as_user(uid, gid, sock, methods):
-    p = subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups",
+def as_user(uid, gid, sock, methods, groups=None):
+    grp = [f"--groups={groups}"] if groups else ["--clear-groups"]
+    p = subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={gid}"] + grp + [
                         PY, "-c", CHILD, sock] + methods, capture_output=True, text=True,
                        timeout=30)
     try:
@@ -770,6 +772,9 @@ def test_credentials(c, sock):
             "read-only uid 65533: job.start refused with -32002")
     t.check(expect(c.call("job.get", {"name": "ro"}), E_NO_JOB, "params.name"),
             "the read-only client started nothing")
+    r = as_user(65532, 65534, sock, ["daemon.info", 'job.stop|{"id":999999}'], groups="4243")
+    t.check(len(r) == 2 and "result" in r[0] and expect(r[1], E_NO_JOB, "params.id"),
+            "uid 65532 with supplementary group 4243 (allow_gids): full access")
 
 
 def cli(sock, *args, timeout=60):
