@@ -124,6 +124,21 @@ static int parse_port(const json_t *o, unsigned i, struct dpc_dp_port_cfg *p,
 			rc = boolean(v, key, &p->rss, err, errlen);
 		} else if (!strcmp(k, "promisc")) {
 			rc = boolean(v, key, &p->promisc, err, errlen);
+		} else if (!strcmp(k, "timestamps")) {
+			const char *ts = json_string_value(v);
+
+			if (ts && !strcmp(ts, "auto")) {
+				p->timestamps = DPC_DP_TS_AUTO;
+			} else if (ts && !strcmp(ts, "tsc")) {
+				p->timestamps = DPC_DP_TS_TSC;
+			} else if (ts && !strcmp(ts, "hw")) {
+				p->timestamps = DPC_DP_TS_HW;
+			} else {
+				brief(v, b, sizeof(b));
+				set_err(err, errlen, "%s: must be \"auto\", \"tsc\" or \"hw\", got %s",
+					key, b);
+				rc = -EINVAL;
+			}
 		} else {
 			set_err(err, errlen, "%s: unknown key", key);
 			rc = -EINVAL;

@@ -127,6 +127,9 @@ struct dp_worker {
 	uint64_t oldest_tsc;
 	struct dp_wctr c;
 	bool launched;
+	bool hwts;                  /* copies of the port's conversion */
+	bool hwts_epoch_ns;
+	uint64_t hw_base, hw_base_ns, hw_mult;
 	uint8_t linbuf[16384];      /* multi-segment frames are copied here */
 } __rte_cache_aligned;
 
@@ -149,6 +152,11 @@ struct dp_port {
 	bool rss_on;
 	bool started;
 	char driver[64];
+	/* rx timestamps from the NIC */
+	bool hwts;
+	bool hwts_epoch_ns;         /* PMD value is already ns since the epoch */
+	uint64_t hw_base, hw_base_ns, hw_mult;  /* ns = base_ns + (hw-base)*mult>>32 */
+	char ts_desc[64];
 };
 
 struct dpc_dp {
@@ -184,6 +192,8 @@ struct dpc_dp {
 	uint64_t tel_last_ns;
 	uint64_t start_ns;
 	bool workers_launched;
+	int ts_off;                 /* rx timestamp dynfield offset, -1 if none */
+	uint64_t ts_flag;
 };
 
 /* dp_worker.c */

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <rte_cycles.h>
@@ -25,6 +26,7 @@
 #include <rte_log.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
 
 #include "dp_internal.h"
 #include "dpc_config.h"
@@ -123,6 +125,11 @@ static int port_open(struct dpc_dp *dp, unsigned idx, char *err, size_t errlen)
 	}
 	p->n_queues = pc->rx_queues;
 	memset(&conf, 0, sizeof(conf));
+	if (pc->timestamps != DPC_DP_TS_TSC &&
+	    (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TIMESTAMP)) {
+		conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_TIMESTAMP;
+		p->hwts = true;
+	}
 	if (pc->rx_queues > 1 && pc->rss && info.flow_type_rss_offloads) {
 		size_t klen = info.hash_key_size ? info.hash_key_size : 40;
 
@@ -172,8 +179,46 @@ static int port_open(struct dpc_dp *dp, unsigned idx, char *err, size_t errlen)
 	}
 	p->started = true;
 	rte_eth_stats_reset(p->port_id);
-	DP_LOG(INFO, "port %s (%s, %s): %u rx queue(s)%s", p->name, p->devname,
-	       p->driver, p->n_queues, p->rss_on ? ", symmetric RSS" : "");
+	snprintf(p->ts_desc, sizeof(p->ts_desc), "tsc, converted once per burst");
+	if (p->hwts) {
+		uint64_t c0, c1;
+		uint64_t t0, t1;
+		struct timespec sl = { 0, 50000000 };
+
+		if (dp->ts_off < 0 &&
+		    rte_mbuf_dyn_rx_timestamp_register(&dp->ts_off, &dp->ts_flag) != 0) {
+			dp->ts_off = -1;
+			p->hwts = false;
+		} else if (rte_eth_read_clock(p->port_id, &c0) == 0) {
+			/* calibrate the NIC clock against CLOCK_REALTIME */
+			t0 = dp_now_ns();
+			nanosleep(&sl, NULL);
+			rte_eth_read_clock(p->port_id, &c1);
+			t1 = dp_now_ns();
+			if (c1 > c0 && t1 > t0) {
+				p->hw_base = c1;
+				p->hw_base_ns = t1;
+				p->hw_mult = (uint64_t)(((unsigned __int128)(t1 - t0) << 32) /
+							(c1 - c0));
+				snprintf(p->ts_desc, sizeof(p->ts_desc),
+					 "nic clock, %.3f MHz, calibrated",
+					 (double)(c1 - c0) * 1e3 / (double)(t1 - t0));
+			} else {
+				p->hwts = false;
+			}
+		} else if (pc->timestamps == DPC_DP_TS_HW) {
+			p->hwts_epoch_ns = true;
+			snprintf(p->ts_desc, sizeof(p->ts_desc), "pmd timestamp, ns since epoch");
+		} else {
+			p->hwts = false;  /* auto: an unreadable clock cannot be trusted */
+		}
+	}
+	DP_LOG(INFO, "port %s (%s, %s): %u rx queue(s)%s, timestamps: %s%s", p->name,
+	       p->devname, p->driver, p->n_queues, p->rss_on ? ", symmetric RSS" : "",
+	       p->ts_desc,
+	       pc->timestamps != DPC_DP_TS_TSC &&
+	       !(info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TIMESTAMP) ?
+	       " (the port offers no rx timestamp)" : "");
 	return 0;
 }
 
@@ -1015,10 +1060,11 @@ int dpc_dp_info(struct dpc_dp *dp, json_t **out)
 	unsigned i;
 
 	for (i = 0; i < dp->n_ports; i++)
-		json_array_append_new(ports, json_pack("{s:i, s:s, s:s, s:s, s:i, s:b}",
+		json_array_append_new(ports, json_pack("{s:i, s:s, s:s, s:s, s:i, s:b, s:s}",
 			"index", i, "name", dp->ports[i].name, "device", dp->cfg.ports[i].device,
 			"driver", dp->ports[i].driver, "rx_queues", dp->ports[i].n_queues,
-			"rss", dp->ports[i].rss_on));
+			"rss", dp->ports[i].rss_on,
+			"timestamps", dp->ports[i].ts_desc));
 	for (i = 0; i < dp->n_workers; i++)
 		json_array_append_new(wl, json_pack("{s:i, s:i, s:i}", "lcore",
 			dp->workers[i]->lcore, "port", dp->workers[i]->port_idx,
@@ -1133,6 +1179,11 @@ static int setup_workers(struct dpc_dp *dp, char *err, size_t errlen)
 			w->port_id = dp->ports[p].port_id;
 			w->queue = (uint16_t)q;
 			w->dp = dp;
+			w->hwts = dp->ports[p].hwts;
+			w->hwts_epoch_ns = dp->ports[p].hwts_epoch_ns;
+			w->hw_base = dp->ports[p].hw_base;
+			w->hw_base_ns = dp->ports[p].hw_base_ns;
+			w->hw_mult = dp->ports[p].hw_mult;
 			for (k = 0; k < dp->n_writers; k++) {
 				char name[RTE_RING_NAMESIZE];
 
@@ -1178,6 +1229,7 @@ struct dpc_dp *dpc_dp_create(const struct dpc_dp_config *cfg, char *err,
 	dp->tsc_hz = rte_get_tsc_hz();
 	dp->flush_tsc = dp->tsc_hz / 1000 * cfg->flush_ms;
 	dp->n_writers = cfg->writers;
+	dp->ts_off = -1;
 
 	rc = mkdir_p(cfg->capture_root);
 	if (rc) {
@@ -1332,11 +1384,13 @@ int dpc_dp_destroy(struct dpc_dp *dp)
 		}
 	for (i = 0; i < dp->n_workers; i++) {
 		for (k = 0; k < dp->n_writers; k++)
-			rte_ring_free(dp->workers[i]->rings[k]);
+			if (dp->workers[i]->rings[k])
+				rte_ring_free(dp->workers[i]->rings[k]);
 		rte_free(dp->workers[i]);
 	}
 	for (i = 0; i < dp->n_writers; i++)
-		rte_ring_free(dp->writers[i].ctl);
+		if (dp->writers[i].ctl)
+			rte_ring_free(dp->writers[i].ctl);
 	for (i = 0; i < dp->n_retired_sets; i++) {
 		dpc_classifier_free(dp->retired_sets[i]->cls);
 		free(dp->retired_sets[i]);

@@ -16,6 +16,7 @@
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
 #include <rte_pause.h>
 
 #include "dp_internal.h"
@@ -202,7 +203,7 @@ int dp_worker_main(void *arg)
 				struct rte_mbuf *m = pkts[i];
 				const uint8_t *frame;
 				uint32_t caplen = m->data_len, wirelen = m->pkt_len;
-				uint64_t mask;
+				uint64_t mask, pts = ts_ns;
 
 				if (i + 1 < n)
 					rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
@@ -219,7 +220,7 @@ int dp_worker_main(void *arg)
 				} else {
 					frame = rte_pktmbuf_mtod(m, const uint8_t *);
 				}
-				if (!set || !set->n) {
+				if (!set || !set->port_jobs[w->port_idx]) {
 					w->c.unwanted++;
 					continue;
 				}
@@ -248,12 +249,19 @@ int dp_worker_main(void *arg)
 					continue;
 				}
 				w->c.matched++;
+				if (w->hwts && (m->ol_flags & dp->ts_flag)) {
+					uint64_t hw = *RTE_MBUF_DYNFIELD(m, dp->ts_off, uint64_t *);
+
+					pts = w->hwts_epoch_ns ? hw :
+						w->hw_base_ns + (uint64_t)(((__int128)(int64_t)(hw - w->hw_base) *
+									    (__int128)w->hw_mult) >> 32);
+				}
 				while (mask) {
 					unsigned j = (unsigned)__builtin_ctzll(mask);
 
 					mask &= mask - 1;
 					deliver(w, set, j, &key, frame, caplen, wirelen,
-						ts_ns, now);
+						pts, now);
 				}
 			}
 			rte_pktmbuf_free_bulk(pkts, n);

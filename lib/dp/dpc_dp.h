@@ -52,6 +52,12 @@ struct dpc_dp_port_cfg {
 	bool rss;                       /**< symmetric RSS over the queues when
 	                                     the port supports it */
 	bool promisc;
+	/** "auto": the NIC's rx timestamp when the port offers one and its
+	 *  clock can be read (calibrated against CLOCK_REALTIME), else TSC;
+	 *  "tsc": TSC converted once per burst; "hw": the PMD's timestamp
+	 *  even without a readable clock, taken as ns since the epoch (net_pcap
+	 *  then replays the file's own timestamps). */
+	enum { DPC_DP_TS_AUTO = 0, DPC_DP_TS_TSC, DPC_DP_TS_HW } timestamps;
 };
 
 /** Everything dpc_dp_create() needs; app/dpcapd/config.c fills it. */

@@ -42,6 +42,17 @@ struct e128 {
 	uint64_t m_src, m_dst;
 };
 
+/*
+ * What is left to check of a job once its IPv4 host atom was found on an
+ * untagged IPv4 frame of >= 34 bytes (the fast path): nothing ("host A"),
+ * one port primitive ("host A and tcp port 80"), or the whole expression.
+ */
+enum { R_FULL = 0, R_NONE, R_PORT };
+struct resid {
+	uint8_t kind, dir, link;
+	uint16_t lo, hi;
+};
+
 struct dpc_classifier {
 	struct dpc_filter *filters[DPC_CLASSIFIER_MAX];
 	unsigned n;
@@ -51,6 +62,9 @@ struct dpc_classifier {
 	uint32_t t64_mask;
 	struct e128 *t128;
 	uint32_t t128_mask;
+	uint64_t bloom[64];    /* 4096-bit pre-check of t64 keys */
+	bool v4_only;          /* only innermost IPv4 atoms, no linear jobs */
+	struct resid resid[DPC_CLASSIFIER_MAX];
 };
 
 static int rank(const struct atomset *s)
@@ -122,6 +136,9 @@ static void nec(const struct dpc_filter *f, uint32_t idx, struct atomset *out)
 	}
 }
 
+#define HASH_MUL 0x9E3779B97F4A7C15ull
+#define IN_BITS ((1u << (A_V4 * 2)) | (1u << (A_V6 * 2)) | (1u << (A_PORT * 2)))
+
 static uint64_t key64(uint32_t type, uint32_t scope, uint32_t v)
 {
 	return ((uint64_t)type << 40) | ((uint64_t)scope << 32) | v;
@@ -129,7 +146,13 @@ static uint64_t key64(uint32_t type, uint32_t scope, uint32_t v)
 
 static inline uint32_t hash64(uint64_t k, uint32_t mask)
 {
-	return (uint32_t)((k * 0x9E3779B97F4A7C15ull) >> 40) & mask;
+	return (uint32_t)((k * HASH_MUL) >> 40) & mask;
+}
+
+/* Bloom bit of a t64 key: most lookups miss and stop here. */
+static inline uint32_t bloom_bit(uint64_t k)
+{
+	return (uint32_t)((k * HASH_MUL) >> 52);
 }
 
 static inline uint32_t hash128(const uint32_t *v, uint32_t scope, uint32_t mask)
@@ -138,6 +161,67 @@ static inline uint32_t hash128(const uint32_t *v, uint32_t scope, uint32_t mask)
 		     (((uint64_t)v[2] << 32 | v[3]) * 0xC2B2AE3D27D4EB4Full) ^ scope;
 
 	return hash64(k, mask);
+}
+
+static struct resid residual(const struct dpc_filter *f, const struct atomset *s)
+{
+	struct resid r = { R_FULL, 0, 0, 0, 0 };
+	const struct atom *a = &s->a[0];
+	int host = -1, port = -1;
+
+	if (f->n_conj == 0 || s->n != 1 || a->type != A_V4 ||
+	    a->scope != SCOPE_INNER || a->dir == DIR_BOTH)
+		return r;
+	for (int i = 0; i < f->n_conj; i++) {
+		const struct fnode *n = &f->nodes[f->conj[i]];
+
+		if (host < 0 && n->kind == FP_HOST4 && n->u.v4.mask == 0xffffffffu &&
+		    n->u.v4.addr == a->v[0] && n->dir == a->dir && (n->link & LINK_IP))
+			host = i;
+		else if (port < 0 && n->kind == FP_PORT)
+			port = i;
+		else
+			return r;
+	}
+	if (host < 0)
+		return r;
+	if (port < 0) {
+		r.kind = R_NONE;
+	} else {
+		const struct fnode *n = &f->nodes[f->conj[port]];
+
+		r.kind = R_PORT;
+		r.dir = n->dir;
+		r.link = n->link;
+		r.lo = n->u.port.lo;
+		r.hi = n->u.port.hi;
+	}
+	return r;
+}
+
+/* FP_PORT on an untagged IPv4 frame b of len >= 34 bytes (libpcap's loads). */
+static inline bool port_ok_v4(const struct resid *r, const uint8_t *b, uint32_t len)
+{
+	uint32_t proto = b[23], so, span = (uint32_t)(r->hi - r->lo);
+
+	if (!((proto == 6 && (r->link & L4_TCP)) || (proto == 17 && (r->link & L4_UDP)) ||
+	      (proto == 132 && (r->link & L4_SCTP))))
+		return false;
+	if (fv_be16(b + 20) & 0x1fff)
+		return false;
+	so = 14 + (b[14] & 0xfu) * 4;
+	switch (r->dir) {
+	case DIR_SRC:
+		return so + 2 <= len && fv_be16(b + so) - r->lo <= span;
+	case DIR_DST:
+		return so + 4 <= len && fv_be16(b + so + 2) - r->lo <= span;
+	case DIR_BOTH:
+		return so + 4 <= len && fv_be16(b + so) - r->lo <= span &&
+		       fv_be16(b + so + 2) - r->lo <= span;
+	default:
+		return (so + 2 <= len && fv_be16(b + so) - r->lo <= span) ||
+		       (so + 4 <= len && fv_be16(b + so + 2) - r->lo <= span);
+	}
 }
 
 static void add_masks(uint64_t *ms, uint64_t *md, int dir, uint64_t bit)
@@ -172,8 +256,10 @@ static void insert(struct dpc_classifier *c, const struct atom *a, uint64_t bit)
 		for (;; h = (h + 1) & c->t64_mask) {
 			struct e64 *e = &c->t64[h];
 
-			if (e->key == UINT64_MAX)
+			if (e->key == UINT64_MAX) {
 				e->key = k;
+				c->bloom[bloom_bit(k) >> 6] |= 1ull << (bloom_bit(k) & 63);
+			}
 			if (e->key == k) {
 				add_masks(&e->m_src, &e->m_dst, a->dir, bit);
 				return;
@@ -244,6 +330,9 @@ struct dpc_classifier *dpc_classifier_build(struct dpc_filter *const *filters,
 	for (unsigned i = 0; i < n; i++)
 		for (int j = 0; j < sets[i].n; j++)
 			insert(c, &sets[i].a[j], 1ull << i);
+	c->v4_only = c->linear == 0 && c->want == (1u << (A_V4 * 2 + SCOPE_INNER));
+	for (unsigned i = 0; i < n; i++)
+		c->resid[i] = residual(filters[i], &sets[i]);
 	free(sets);
 	return c;
 
@@ -254,10 +343,32 @@ nomem:
 	return NULL;
 }
 
+/* Exact lookup of a t64 key (no Bloom pre-check). */
+static inline void probe64(const struct dpc_classifier *c, uint64_t k,
+			   uint64_t *cand, bool as_src)
+{
+	uint32_t h = hash64(k, c->t64_mask);
+
+	for (;; h = (h + 1) & c->t64_mask) {
+		const struct e64 *e = &c->t64[h];
+
+		if (e->key == k) {
+			*cand |= as_src ? e->m_src : e->m_dst;
+			return;
+		}
+		if (e->key == UINT64_MAX)
+			return;
+	}
+}
+
 static inline void look64(const struct dpc_classifier *c, uint64_t k,
 			  uint64_t *cand, bool as_src)
 {
-	uint32_t h = hash64(k, c->t64_mask);
+	uint32_t b = bloom_bit(k), h;
+
+	if (!((c->bloom[b >> 6] >> (b & 63)) & 1))
+		return;
+	h = hash64(k, c->t64_mask);
 
 	for (;; h = (h + 1) & c->t64_mask) {
 		const struct e64 *e = &c->t64[h];
@@ -294,7 +405,7 @@ static void look128(const struct dpc_classifier *c, const struct fview *v,
 }
 
 /* Candidates from one frame level's addresses and ports. */
-static void scope_lookup(const struct dpc_classifier *c, const struct fview *v,
+static inline __attribute__((always_inline)) void scope_lookup(const struct dpc_classifier *c, const struct fview *v,
 			 uint32_t scope, uint64_t *cand)
 {
 	uint32_t x, so, dof;
@@ -310,7 +421,10 @@ static void scope_lookup(const struct dpc_classifier *c, const struct fview *v,
 			so = 28;
 			dof = 38;
 		}
-		if (so) {
+		if (so && v->vcaplen >= dof + 4) {
+			look64(c, key64(A_V4, scope, fv_be32(v->base + so)), cand, true);
+			look64(c, key64(A_V4, scope, fv_be32(v->base + dof)), cand, false);
+		} else if (so) {
 			if (fv_ld32(v, so, &x))
 				look64(c, key64(A_V4, scope, x), cand, true);
 			if (fv_ld32(v, dof, &x))
@@ -341,33 +455,179 @@ static void scope_lookup(const struct dpc_classifier *c, const struct fview *v,
 	}
 }
 
-uint64_t dpc_classifier_match(const struct dpc_classifier *c,
-			      const struct dpc_key *key,
-			      const uint8_t *frame, uint32_t caplen)
+/* The full check of each candidate job (out of line: most packets have
+ * none and skip it). */
+static __attribute__((noinline)) uint64_t
+check_candidates(const struct dpc_classifier *c, uint64_t cand,
+		 const struct dpc_key *key, const uint8_t *frame,
+		 uint32_t caplen, const struct fview *v)
 {
-	uint64_t cand = c->linear, out = 0;
-	const uint32_t in_bits = (1u << (A_V4 * 2)) | (1u << (A_V6 * 2)) |
-				 (1u << (A_PORT * 2));
-	struct fview v;
+	uint64_t out = 0;
 
-	if (c->want & in_bits) {
-		dpc_filter_view(key, frame, caplen, SCOPE_INNER, &v);
-		scope_lookup(c, &v, SCOPE_INNER, &cand);
-	}
-	if (c->want & (in_bits << 1)) {
-		dpc_filter_view(key, frame, caplen, SCOPE_OUTER, &v);
-		scope_lookup(c, &v, SCOPE_OUTER, &cand);
-	}
-	if ((c->want & (1u << (A_VNI * 2))) && (key->flags & DPC_KEY_VXLAN))
-		look64(c, key64(A_VNI, 0, key->vni), &cand, true);
 	while (cand) {
 		unsigned i = (unsigned)__builtin_ctzll(cand);
 
 		cand &= cand - 1;
-		if (dpc_filter_match(c->filters[i], key, frame, caplen))
+		if (dpc_filter_match_view(c->filters[i], key, frame, caplen, v))
 			out |= 1ull << i;
 	}
 	return out;
+}
+
+static __attribute__((noinline)) void
+outer_lookup(const struct dpc_classifier *c, const struct dpc_key *key,
+	     const uint8_t *frame, uint32_t caplen, uint64_t *cand)
+{
+	struct fview o;
+
+	dpc_filter_view(key, frame, caplen, SCOPE_OUTER, &o);
+	scope_lookup(c, &o, SCOPE_OUTER, cand);
+}
+
+static inline bool bloom_has(const struct dpc_classifier *c, uint64_t k)
+{
+	uint32_t b = bloom_bit(k);
+
+	return (c->bloom[b >> 6] >> (b & 63)) & 1;
+}
+
+static uint64_t match_general(const struct dpc_classifier *c,
+			      const struct dpc_key *key,
+			      const uint8_t *frame, uint32_t caplen);
+static uint64_t check_candidates(const struct dpc_classifier *c, uint64_t cand,
+				 const struct dpc_key *key, const uint8_t *frame,
+				 uint32_t caplen, const struct fview *v);
+static uint64_t v4_hit(const struct dpc_classifier *c, uint64_t ks, uint64_t kd,
+		       unsigned hit, const struct dpc_key *key, const uint8_t *frame,
+		       uint32_t caplen, const uint8_t *b, uint32_t len);
+
+/*
+ * Jobs indexed on innermost IPv4 addresses only (host jobs, alone or with
+ * ports/protocols): an untagged IPv4 innermost frame whose two addresses
+ * miss the Bloom filter is wanted by none. Everything else takes the
+ * general path, which decides the same.
+ */
+static inline uint64_t match_v4_only(const struct dpc_classifier *c,
+				     const struct dpc_key *key,
+				     const uint8_t *frame, uint32_t caplen)
+{
+	const uint8_t *b = frame;
+	uint32_t len = caplen, et;
+
+	if (key->flags & DPC_KEY_VXLAN) {
+		uint32_t l2 = key->inner.off.l2, l4 = key->outer.off.l4;
+		uint32_t end = l4 + key->outer.l4.udp_len;
+
+		if (l2 == DPC_OFF_NONE || l4 == DPC_OFF_NONE || end > caplen ||
+		    end < l2 + 34)
+			return match_general(c, key, frame, caplen);
+		b = frame + l2;
+		len = end - l2;
+	}
+	if (len < 34)
+		return match_general(c, key, frame, caplen);
+	et = fv_be16(b + 12);
+	if (et != 0x0800) {
+		if (et == 0x0806 || et == 0x8035 || fv_is_tpid(et))
+			return match_general(c, key, frame, caplen);
+		return 0;
+	}
+	{
+		uint64_t ks = key64(A_V4, SCOPE_INNER, fv_be32(b + 26));
+		uint64_t kd = key64(A_V4, SCOPE_INNER, fv_be32(b + 30));
+		uint64_t ps = ks * HASH_MUL, pd = kd * HASH_MUL;
+		unsigned hit = (unsigned)((c->bloom[ps >> 58] >> ((ps >> 52) & 63)) & 1) |
+			       (unsigned)(((c->bloom[pd >> 58] >> ((pd >> 52) & 63)) & 1) << 1);
+
+		if (hit == 0)
+			return 0;
+		return v4_hit(c, ks, kd, hit, key, frame, caplen, b, len);
+	}
+}
+
+/* Jobs with more than a port left to check, on the fast path's frame. */
+static __attribute__((noinline)) uint64_t
+v4_full(const struct dpc_classifier *c, uint64_t cand, const struct dpc_key *key,
+	const uint8_t *frame, uint32_t caplen, const uint8_t *b, uint32_t len)
+{
+	struct fview v;
+
+	v.frame = frame;
+	v.base = b;
+	v.l2 = (uint32_t)(b - frame);
+	v.vcaplen = len;
+	v.vwirelen = (key->flags & DPC_KEY_VXLAN) ? len :
+		     (key->wirelen > caplen ? key->wirelen : caplen);
+	v.ethertype = 0x0800;
+	v.contiguous = true;
+	return check_candidates(c, cand, key, frame, caplen, &v);
+}
+
+/* match_v4_only after a Bloom hit: the exact lookups, then the checks. */
+static __attribute__((noinline)) uint64_t
+v4_hit(const struct dpc_classifier *c, uint64_t ks, uint64_t kd, unsigned hit,
+       const struct dpc_key *key, const uint8_t *frame, uint32_t caplen,
+       const uint8_t *b, uint32_t len)
+{
+	{
+		uint64_t cand = 0;
+
+		if (hit & 1)
+			probe64(c, ks, &cand, true);
+		if (hit & 2)
+			probe64(c, kd, &cand, false);
+		if (cand == 0)
+			return 0;
+		{
+			uint64_t out = 0, rest = 0;
+
+			while (cand) {
+				unsigned i = (unsigned)__builtin_ctzll(cand);
+				const struct resid *r = &c->resid[i];
+
+				cand &= cand - 1;
+				if (r->kind == R_NONE)
+					out |= 1ull << i;
+				else if (r->kind == R_PORT)
+					out |= (uint64_t)port_ok_v4(r, b, len) << i;
+				else
+					rest |= 1ull << i;
+			}
+			if (rest == 0)
+				return out;
+			return out | v4_full(c, rest, key, frame, caplen, b, len);
+		}
+	}
+}
+
+uint64_t dpc_classifier_match(const struct dpc_classifier *c,
+			      const struct dpc_key *key,
+			      const uint8_t *frame, uint32_t caplen)
+{
+	if (c->v4_only)
+		return match_v4_only(c, key, frame, caplen);
+	return match_general(c, key, frame, caplen);
+}
+
+static uint64_t match_general(const struct dpc_classifier *c,
+			      const struct dpc_key *key,
+			      const uint8_t *frame, uint32_t caplen)
+{
+	uint64_t cand = c->linear;
+	struct fview v;
+
+	dpc_filter_view(key, frame, caplen, SCOPE_INNER, &v);
+	if (c->want & IN_BITS)
+		scope_lookup(c, &v, SCOPE_INNER, &cand);
+	if (__builtin_expect(c->want & ~IN_BITS, 0)) {
+		if (c->want & (IN_BITS << 1))
+			outer_lookup(c, key, frame, caplen, &cand);
+		if ((c->want & (1u << (A_VNI * 2))) && (key->flags & DPC_KEY_VXLAN))
+			look64(c, key64(A_VNI, 0, key->vni), &cand, true);
+	}
+	if (cand == 0)
+		return 0;
+	return check_candidates(c, cand, key, frame, caplen, &v);
 }
 
 void dpc_classifier_free(struct dpc_classifier *c)

@@ -1078,6 +1078,41 @@ static void mark_need(struct dpc_filter *f)
 		default: break;
 		}
 	}
+	f->need4 = 14;
+	if (f->need & (NEED_V4PROTO | NEED_V4L4))
+		f->need4 = 24;
+	if (f->need & NEED_V4ADDR)
+		f->need4 = 34;
+	f->need_l4 = (f->need & NEED_V4L4) != 0;
+	f->need6 = 14;
+	if (f->need & NEED_V6ADDR)
+		f->need6 = 54;
+	if (f->need & NEED_V6NH)
+		f->need6 = 55;
+	if (f->need & NEED_V6L4)
+		f->need6 = 58;
+	f->need_arp = (f->need & NEED_ARP) ? 42 : 14;
+	/* An and-chain of innermost native primitives runs as a flat list. */
+	{
+		uint32_t idx = f->root, n = 0;
+		bool ok = true;
+
+		for (;;) {
+			const struct fnode *x = &f->nodes[idx];
+			const struct fnode *p = x->op == FN_AND ? &f->nodes[x->a] : x;
+
+			if (p->op != FN_PRIM || p->kind > FP_LEN_GE ||
+			    p->scope != SCOPE_INNER || n == 8) {
+				ok = false;
+				break;
+			}
+			f->conj[n++] = (uint32_t)(p - f->nodes);
+			if (x->op != FN_AND)
+				break;
+			idx = x->b;
+		}
+		f->n_conj = ok ? (uint8_t)n : 0;
+	}
 }
 
 static bool has_ext_word(const struct token *toks, int n, const char *src)

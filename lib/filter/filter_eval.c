@@ -18,6 +18,68 @@
 
 #include "filter_internal.h"
 
+/*
+ * The view of a level with tags, of a tunnel's inner frame, or of a frame
+ * shorter than an Ethernet header. The inner frame of a VXLAN packet is
+ * the UDP payload after the VXLAN header: it ends where the outer UDP
+ * datagram ends. Too many or cut tags: the frame as it is.
+ */
+void dpc_filter_view_slow(const struct dpc_key *key, uint32_t caplen,
+			  int scope, struct fview *v)
+{
+	const uint8_t *frame = v->frame;
+	uint32_t l2 = 0, off, et, k = 0, wire;
+
+	wire = key->wirelen > caplen ? key->wirelen : caplen;
+	if (scope == SCOPE_INNER && (key->flags & DPC_KEY_VXLAN)) {
+		uint32_t end;
+
+		if (key->inner.off.l2 != DPC_OFF_NONE)
+			l2 = key->inner.off.l2;
+		else if (key->outer.off.payload != DPC_OFF_NONE)
+			l2 = key->outer.off.payload + 8u;
+		else
+			l2 = caplen;
+		if (key->outer.off.l4 != DPC_OFF_NONE) {
+			end = (uint32_t)key->outer.off.l4 + key->outer.l4.udp_len;
+			if (end >= l2) {
+				wire = end;
+				if (end < caplen)
+					caplen = end;
+			}
+		}
+	}
+	if (l2 > caplen)
+		l2 = caplen;
+	if (wire < caplen)
+		wire = caplen;
+	v->l2 = l2;
+	v->contiguous = true;
+	v->base = frame + l2;
+	v->ethertype = 0;
+	v->vcaplen = caplen - l2;
+	v->vwirelen = wire - l2;
+	if (caplen - l2 < 14)
+		return;
+	off = l2 + 12;
+	et = fv_be16(frame + off);
+	v->ethertype = (uint16_t)et;
+	while (fv_is_tpid(et)) {
+		if (k == DPC_PARSE_VLAN_MAX || off + 6 > caplen)
+			return;
+		off += 4;
+		et = fv_be16(frame + off);
+		k++;
+	}
+	if (k == 0)
+		return;
+	v->ethertype = (uint16_t)et;
+	v->base = frame + off + 2 - 14;
+	v->contiguous = false;
+	v->vcaplen = caplen - (off + 2) + 14;
+	v->vwirelen = wire - (off + 2) + 14;
+}
+
 static uint32_t exec_slot(const struct dpc_filter_bpf_slot *s,
 			  const uint8_t *pkt, uint32_t len, uint32_t wirelen)
 {
@@ -39,12 +101,12 @@ run_bpf_copy(const struct dpc_filter_bpf_slot *s, const struct fview *v)
 	memcpy(buf, v->frame + v->l2, 12);
 	buf[12] = (uint8_t)(v->ethertype >> 8);
 	buf[13] = (uint8_t)v->ethertype;
-	memcpy(buf + 14, v->frame + v->body, len - 14);
+	memcpy(buf + 14, v->base + 14, len - 14);
 	return exec_slot(s, buf, len, v->vwirelen) != 0;
 }
 
-static bool run_bpf(const struct dpc_filter *f, uint32_t slot,
-		    const struct fview *v)
+static __attribute__((noinline)) bool
+run_bpf(const struct dpc_filter *f, uint32_t slot, const struct fview *v)
 {
 	const struct dpc_filter_bpf_slot *s = &f->slots[slot];
 
@@ -53,37 +115,31 @@ static bool run_bpf(const struct dpc_filter *f, uint32_t slot,
 	return exec_slot(s, v->frame + v->l2, v->vcaplen, v->vwirelen) != 0;
 }
 
-static bool l4_proto_ok(uint32_t proto, uint8_t set)
+static inline bool l4_proto_ok(uint32_t proto, uint8_t set)
 {
 	return (proto == 6 && (set & L4_TCP)) || (proto == 17 && (set & L4_UDP)) ||
 	       (proto == 132 && (set & L4_SCTP));
 }
 
-static bool in_range(const struct fnode *n, uint32_t port)
+static inline bool in_range(const struct fnode *n, uint32_t port)
 {
-	return port >= n->u.port.lo && port <= n->u.port.hi;
+	return port - n->u.port.lo <= (uint32_t)(n->u.port.hi - n->u.port.lo);
 }
 
-static bool port_match(const struct fview *v, const struct fnode *n)
+static inline bool port_match(const struct fview *v, const struct fnode *n)
 {
-	uint32_t x, s, d, so, dof;
+	uint32_t x, s, d, so;
 
-	if (v->vcaplen < 14)
-		return false;
-	if (v->ethertype == 0x86dd) {
-		if (!fv_ld8(v, 20, &x) || !l4_proto_ok(x, n->link))
-			return false;
-		so = 54;
-		dof = 56;
-	} else if (v->ethertype == 0x0800) {
+	if (v->ethertype == 0x0800) {
 		if (!fv_ld8(v, 23, &x) || !l4_proto_ok(x, n->link))
 			return false;
 		if (!fv_ld16(v, 20, &x) || (x & 0x1fff))
 			return false;
-		if (!fv_ld8(v, 14, &x))
+		so = 14 + (v->base[14] & 0xfu) * 4; /* 14 < 23: loaded */
+	} else if (v->ethertype == 0x86dd) {
+		if (!fv_ld8(v, 20, &x) || !l4_proto_ok(x, n->link))
 			return false;
-		so = 14 + (x & 0xf) * 4;
-		dof = so + 2;
+		so = 54;
 	} else {
 		return false;
 	}
@@ -91,44 +147,40 @@ static bool port_match(const struct fview *v, const struct fnode *n)
 	case DIR_SRC:
 		return fv_ld16(v, so, &s) && in_range(n, s);
 	case DIR_DST:
-		return fv_ld16(v, dof, &d) && in_range(n, d);
+		return fv_ld16(v, so + 2, &d) && in_range(n, d);
 	case DIR_BOTH:
 		return fv_ld16(v, so, &s) && in_range(n, s) &&
-		       fv_ld16(v, dof, &d) && in_range(n, d);
+		       fv_ld16(v, so + 2, &d) && in_range(n, d);
 	default:
 		return (fv_ld16(v, so, &s) && in_range(n, s)) ||
-		       (fv_ld16(v, dof, &d) && in_range(n, d));
+		       (fv_ld16(v, so + 2, &d) && in_range(n, d));
 	}
 }
 
-static bool v4_at(const struct fview *v, uint32_t off, const struct fnode *n)
+static inline bool v4_at(const struct fview *v, uint32_t off,
+			 const struct fnode *n)
 {
 	uint32_t x;
 
 	return fv_ld32(v, off, &x) && (x & n->u.v4.mask) == n->u.v4.addr;
 }
 
-static bool host4_match(const struct fview *v, const struct fnode *n)
+static inline bool host4_match(const struct fview *v, const struct fnode *n)
 {
-	uint32_t so, dof;
+	uint32_t so;
 
-	if (v->vcaplen < 14)
-		return false;
-	if (v->ethertype == 0x0800 && (n->link & LINK_IP)) {
+	if (v->ethertype == 0x0800 && (n->link & LINK_IP))
 		so = 26;
-		dof = 30;
-	} else if ((v->ethertype == 0x0806 && (n->link & LINK_ARP)) ||
-		   (v->ethertype == 0x8035 && (n->link & LINK_RARP))) {
+	else if ((v->ethertype == 0x0806 && (n->link & LINK_ARP)) ||
+		 (v->ethertype == 0x8035 && (n->link & LINK_RARP)))
 		so = 28;
-		dof = 38;
-	} else {
+	else
 		return false;
-	}
 	switch (n->dir) {
 	case DIR_SRC: return v4_at(v, so, n);
-	case DIR_DST: return v4_at(v, dof, n);
-	case DIR_BOTH: return v4_at(v, so, n) && v4_at(v, dof, n);
-	default: return v4_at(v, so, n) || v4_at(v, dof, n);
+	case DIR_DST: return v4_at(v, so == 26 ? 30 : 38, n);
+	case DIR_BOTH: return v4_at(v, so, n) && v4_at(v, so == 26 ? 30 : 38, n);
+	default: return v4_at(v, so, n) || v4_at(v, so == 26 ? 30 : 38, n);
 	}
 }
 
@@ -148,7 +200,7 @@ static bool v6_at(const struct fview *v, uint32_t off, const struct fnode *n)
 
 static bool host6_match(const struct fview *v, const struct fnode *n)
 {
-	if (v->vcaplen < 14 || v->ethertype != 0x86dd)
+	if (v->ethertype != 0x86dd)
 		return false;
 	switch (n->dir) {
 	case DIR_SRC: return v6_at(v, 22, n);
@@ -175,27 +227,48 @@ static bool vlan_match(const struct dpc_key *key, int scope, uint32_t id)
 }
 
 struct ectx {
+	const struct fview *in;  /* innermost level */
 	const struct dpc_key *key;
 	const uint8_t *frame;
 	uint32_t caplen;
-	struct fview v[2];
-	uint8_t built;
+	bool have_outer;
+	struct fview out;        /* outermost level, built on first use */
 };
 
-static const struct fview *view_of(struct ectx *c, int scope)
+/* A native primitive on a view (ethertype 0 when the view is short). */
+static inline __attribute__((always_inline)) bool native(const struct fnode *n, const struct fview *v)
 {
-	if (!(c->built & (1u << scope))) {
-		dpc_filter_view(c->key, c->frame, c->caplen, scope, &c->v[scope]);
-		c->built |= (uint8_t)(1u << scope);
+	uint32_t x;
+
+	switch (n->kind) {
+	case FP_ETHERTYPE:
+		return v->vcaplen >= 14 && v->ethertype == n->u.num;
+	case FP_PROTO4:
+		return v->ethertype == 0x0800 && fv_ld8(v, 23, &x) && x == n->u.num;
+	case FP_PROTO6:
+		if (v->ethertype != 0x86dd || !fv_ld8(v, 20, &x))
+			return false;
+		if (x == n->u.num)
+			return true;
+		return x == 44 && fv_ld8(v, 54, &x) && x == n->u.num;
+	case FP_HOST4:
+		return v->vcaplen >= 14 && host4_match(v, n);
+	case FP_HOST6:
+		return host6_match(v, n);
+	case FP_PORT:
+		return port_match(v, n);
+	case FP_LEN_LE:
+		return v->vwirelen <= n->u.num;
+	default: /* FP_LEN_GE */
+		return v->vwirelen >= n->u.num;
 	}
-	return &c->v[scope];
 }
 
-static bool eval_prim(const struct dpc_filter *f, const struct fnode *n,
-		      struct ectx *c)
+/* Tunnel, tag, outer-scoped and BPF primitives. */
+static __attribute__((noinline)) bool
+prim_slow(const struct dpc_filter *f, const struct fnode *n, struct ectx *c)
 {
 	const struct fview *v;
-	uint32_t x;
 
 	switch (n->kind) {
 	case FP_VXLAN:
@@ -207,60 +280,50 @@ static bool eval_prim(const struct dpc_filter *f, const struct fnode *n,
 	default:
 		break;
 	}
-	v = view_of(c, n->scope);
-	switch (n->kind) {
-	case FP_ETHERTYPE:
-		return v->vcaplen >= 14 && v->ethertype == n->u.num;
-	case FP_PROTO4:
-		return v->vcaplen >= 14 && v->ethertype == 0x0800 &&
-		       fv_ld8(v, 23, &x) && x == n->u.num;
-	case FP_PROTO6:
-		if (v->vcaplen < 14 || v->ethertype != 0x86dd || !fv_ld8(v, 20, &x))
-			return false;
-		if (x == n->u.num)
-			return true;
-		return x == 44 && fv_ld8(v, 54, &x) && x == n->u.num;
-	case FP_HOST4:
-		return host4_match(v, n);
-	case FP_HOST6:
-		return host6_match(v, n);
-	case FP_PORT:
-		return port_match(v, n);
-	case FP_LEN_LE:
-		return v->vwirelen <= n->u.num;
-	case FP_LEN_GE:
-		return v->vwirelen >= n->u.num;
-	case FP_BPF:
-		return run_bpf(f, n->u.slot, v);
-	default:
-		return false;
+	if (n->scope == SCOPE_OUTER) {
+		if (!c->have_outer) {
+			dpc_filter_view(c->key, c->frame, c->caplen, SCOPE_OUTER,
+					&c->out);
+			c->have_outer = true;
+		}
+		v = &c->out;
+	} else {
+		v = c->in;
 	}
+	if (n->kind == FP_BPF)
+		return run_bpf(f, n->u.slot, v);
+	return native(n, v);
+}
+
+static inline bool prim(const struct dpc_filter *f, const struct fnode *n,
+			struct ectx *c)
+{
+	if (n->kind <= FP_LEN_GE && n->scope == SCOPE_INNER)
+		return native(n, c->in);
+	return prim_slow(f, n, c);
 }
 
 static bool eval(const struct dpc_filter *f, uint32_t idx, struct ectx *c)
 {
 	for (;;) {
-		const struct fnode *n = &f->nodes[idx];
+		const struct fnode *n = &f->nodes[idx], *a;
+		bool r;
 
 		switch (n->op) {
-		case FN_TRUE:
-			return true;
 		case FN_PRIM:
-			return eval_prim(f, n, c);
+			return prim(f, n, c);
+		case FN_AND:
+		case FN_OR:
+			a = &f->nodes[n->a];
+			r = a->op == FN_PRIM ? prim(f, a, c) : eval(f, n->a, c);
+			if (r != (n->op == FN_AND))
+				return r;
+			idx = n->b;
+			break;
 		case FN_NOT:
 			return !eval(f, n->a, c);
-		case FN_AND:
-			if (!eval(f, n->a, c))
-				return false;
-			idx = n->b;
-			break;
-		case FN_OR:
-			if (eval(f, n->a, c))
-				return true;
-			idx = n->b;
-			break;
 		default:
-			return false;
+			return true;
 		}
 	}
 }
@@ -269,61 +332,52 @@ static bool eval(const struct dpc_filter *f, uint32_t idx, struct ectx *c)
  * Would libpcap's program for this expression read past the view? Only
  * the loads a native primitive of f makes, for the view's ethertype.
  */
-static bool too_short(const struct dpc_filter *f, const struct fview *v)
+static inline bool too_short(const struct dpc_filter *f, const struct fview *v)
 {
-	uint32_t need = 14, x;
-
 	if (v->vcaplen < 14)
 		return true;
 	switch (v->ethertype) {
 	case 0x0800:
-		if (f->need & NEED_V4PROTO)
-			need = 24;
-		if (f->need & NEED_V4ADDR)
-			need = 34;
-		if (f->need & NEED_V4L4) {
-			if (!fv_ld8(v, 14, &x))
-				return true;
-			x = 18 + (x & 0xf) * 4;
-			if (x < 24)
-				x = 24;
-			if (x > need)
-				need = x;
-		}
-		break;
+		if (v->vcaplen < f->need4)
+			return true;
+		return f->need_l4 && v->vcaplen < 18 + (v->base[14] & 0xfu) * 4;
 	case 0x86dd:
-		if (f->need & NEED_V6NH)
-			need = 55;
-		if (f->need & NEED_V6ADDR)
-			need = need > 54 ? need : 54;
-		if (f->need & NEED_V6L4)
-			need = 58;
-		break;
+		return v->vcaplen < f->need6;
 	case 0x0806:
 	case 0x8035:
-		if (f->need & NEED_ARP)
-			need = 42;
-		break;
+		return v->vcaplen < f->need_arp;
 	default:
-		break;
+		return false;
 	}
-	return v->vcaplen < need;
+}
+
+bool dpc_filter_match_view(const struct dpc_filter *f, const struct dpc_key *key,
+			   const uint8_t *frame, uint32_t caplen,
+			   const struct fview *inner)
+{
+	struct ectx c;
+
+	if (f->whole >= 0 && (!f->native || too_short(f, inner)))
+		return run_bpf(f, (uint32_t)f->whole, inner);
+	if (f->n_conj) {
+		for (unsigned i = 0; i < f->n_conj; i++)
+			if (!native(&f->nodes[f->conj[i]], inner))
+				return false;
+		return true;
+	}
+	c.in = inner;
+	c.key = key;
+	c.frame = frame;
+	c.caplen = caplen;
+	c.have_outer = false;
+	return eval(f, f->root, &c);
 }
 
 bool dpc_filter_match(const struct dpc_filter *f, const struct dpc_key *key,
 		      const uint8_t *frame, uint32_t caplen)
 {
-	struct ectx c;
+	struct fview v;
 
-	c.key = key;
-	c.frame = frame;
-	c.caplen = caplen;
-	c.built = 0;
-	if (f->whole >= 0) {
-		const struct fview *v = view_of(&c, SCOPE_INNER);
-
-		if (!f->native || too_short(f, v))
-			return run_bpf(f, (uint32_t)f->whole, v);
-	}
-	return eval(f, f->root, &c);
+	dpc_filter_view(key, frame, caplen, SCOPE_INNER, &v);
+	return dpc_filter_match_view(f, key, frame, caplen, &v);
 }

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <pcap/pcap.h>
 
@@ -79,6 +80,10 @@ struct dpc_filter {
 	bool has_outer;          /* some node is outer-scoped or tunnel-level */
 	int whole;               /* slot of the whole-expression program, -1 */
 	uint32_t need;           /* NEED_* of inner-scoped native primitives */
+	uint16_t need4, need6, need_arp; /* view bytes those loads need */
+	bool need_l4;            /* + the IPv4 L4 ports (IHL-dependent) */
+	uint8_t n_conj;          /* root is an and-chain of these inner native */
+	uint32_t conj[8];        /* primitives (node indices), 0: use the tree */
 	struct bpf_program *progs;          /* n_slots programs */
 	struct dpc_filter_bpf_slot *slots;  /* n_slots */
 	uint32_t n_slots;
@@ -86,117 +91,105 @@ struct dpc_filter {
 
 /* A frame level presented as an untagged Ethernet frame. */
 struct fview {
+	const uint8_t *base;     /* view byte o (o >= 14) is base[o] */
 	const uint8_t *frame;    /* whole captured frame */
-	uint32_t caplen;         /* of the whole frame */
 	uint32_t l2;             /* start of this level's Ethernet header */
-	uint32_t body;           /* absolute offset shown at view offset 14 */
 	uint32_t vcaplen;        /* view length (may be < 14: short) */
 	uint32_t vwirelen;       /* view wire length */
 	uint16_t ethertype;      /* valid when vcaplen >= 14 */
-	bool contiguous;         /* view bytes are frame[l2 .. caplen) */
+	bool contiguous;         /* view bytes are frame[l2 .. l2 + vcaplen) */
 };
 
 /* Largest view handed to a BPF program when tags must be cut out. */
 #define VIEW_BUF 16384
 
-static inline bool is_tpid(uint32_t et)
+static inline uint32_t fv_be16(const uint8_t *p)
 {
-	return et == 0x8100 || et == 0x88a8 || et == 0x9100;
+	return ((uint32_t)p[0] << 8) | p[1];
 }
 
-static inline void dpc_filter_view(const struct dpc_key *key, const uint8_t *frame,
-		     uint32_t caplen, int scope, struct fview *v)
+static inline uint32_t fv_be32(const uint8_t *p)
 {
-	uint32_t l2 = 0, off, et, k = 0, wire;
+	uint32_t x;
 
-	wire = key->wirelen > caplen ? key->wirelen : caplen;
-	if (scope == SCOPE_INNER && (key->flags & DPC_KEY_VXLAN)) {
-		/* The inner frame is the UDP payload after the VXLAN header:
-		 * it ends where the outer UDP datagram ends. */
-		uint32_t end;
+	memcpy(&x, p, 4);
+	return __builtin_bswap32(x);
+}
 
-		if (key->inner.off.l2 != DPC_OFF_NONE)
-			l2 = key->inner.off.l2;
-		else if (key->outer.off.payload != DPC_OFF_NONE)
-			l2 = key->outer.off.payload + 8u;
-		else
-			l2 = caplen;
-		if (key->outer.off.l4 != DPC_OFF_NONE) {
-			end = (uint32_t)key->outer.off.l4 + key->outer.l4.udp_len;
-			if (end >= l2) {
-				wire = end;
-				if (end < caplen)
-					caplen = end;
-			}
-		}
-	}
-	if (l2 > caplen)
-		l2 = caplen;
-	if (wire < caplen)
-		wire = caplen;
+static inline bool fv_is_tpid(uint32_t et)
+{
+	return et >= 0x8100 && (et == 0x8100 || et == 0x88a8 || et == 0x9100);
+}
+
+void dpc_filter_view_slow(const struct dpc_key *key, uint32_t caplen,
+			  int scope, struct fview *v);
+
+/*
+ * Build the view of one level. The common case (no VXLAN or the inner
+ * level of one, no tags) is inline; tags and tunnels go out of line.
+ */
+static inline void dpc_filter_view(const struct dpc_key *key,
+				   const uint8_t *frame, uint32_t caplen,
+				   int scope, struct fview *v)
+{
 	v->frame = frame;
-	v->caplen = caplen;
-	v->l2 = l2;
 	v->contiguous = true;
-	v->body = l2 + 14;
-	v->ethertype = 0;
-	v->vcaplen = caplen - l2;
-	v->vwirelen = wire - l2;
-	if (caplen - l2 < 14)
+	if (scope == SCOPE_INNER && (key->flags & DPC_KEY_VXLAN)) {
+		/* untagged inner frame captured whole */
+		uint32_t l2 = key->inner.off.l2;
+		uint32_t end = (uint32_t)key->outer.off.l4 + key->outer.l4.udp_len;
+
+		if (l2 == DPC_OFF_NONE || key->outer.off.l4 == DPC_OFF_NONE ||
+		    end > caplen || end < l2 + 14 ||
+		    fv_is_tpid(fv_be16(frame + l2 + 12))) {
+			dpc_filter_view_slow(key, caplen, scope, v);
+			return;
+		}
+		v->l2 = l2;
+		v->base = frame + l2;
+		v->vcaplen = v->vwirelen = end - l2;
+		v->ethertype = (uint16_t)fv_be16(frame + l2 + 12);
 		return;
-	off = l2 + 12;
-	et = ((uint32_t)frame[off] << 8) | frame[off + 1];
-	v->ethertype = (uint16_t)et;
-	while (is_tpid(et)) {
-		if (k == DPC_PARSE_VLAN_MAX || off + 6 > caplen)
-			return; /* too many or cut tags: the frame as it is */
-		off += 4;
-		et = ((uint32_t)frame[off] << 8) | frame[off + 1];
-		k++;
 	}
-	if (k == 0)
+	if (caplen < 14 || fv_is_tpid(fv_be16(frame + 12))) {
+		dpc_filter_view_slow(key, caplen, scope, v);
 		return;
-	v->ethertype = (uint16_t)et;
-	v->body = off + 2;
-	v->contiguous = false;
-	v->vcaplen = caplen - v->body + 14;
-	v->vwirelen = wire - v->body + 14;
+	}
+	v->l2 = 0;
+	v->base = frame;
+	v->vcaplen = caplen;
+	v->vwirelen = key->wirelen > caplen ? key->wirelen : caplen;
+	v->ethertype = (uint16_t)fv_be16(frame + 12);
 }
 
-
-/* Exposed for the classifier's index extraction (same semantics). */
+/* Loads at view offsets >= 14, false when past the captured bytes. */
 static inline bool fv_ld8(const struct fview *v, uint32_t off, uint32_t *out)
 {
-	uint32_t rel;
-
 	if (off + 1 > v->vcaplen)
 		return false;
-	rel = v->body + (off - 14);
-	*out = v->frame[rel];
+	*out = v->base[off];
 	return true;
 }
 
 static inline bool fv_ld16(const struct fview *v, uint32_t off, uint32_t *out)
 {
-	const uint8_t *p;
-
 	if (off + 2 > v->vcaplen)
 		return false;
-	p = v->frame + v->body + (off - 14);
-	*out = ((uint32_t)p[0] << 8) | p[1];
+	*out = fv_be16(v->base + off);
 	return true;
 }
 
 static inline bool fv_ld32(const struct fview *v, uint32_t off, uint32_t *out)
 {
-	const uint8_t *p;
-
 	if (off + 4 > v->vcaplen)
 		return false;
-	p = v->frame + v->body + (off - 14);
-	*out = ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
-	       ((uint32_t)p[2] << 8) | p[3];
+	*out = fv_be32(v->base + off);
 	return true;
 }
+
+/* dpc_filter_match with the innermost view already built. */
+bool dpc_filter_match_view(const struct dpc_filter *f, const struct dpc_key *key,
+			   const uint8_t *frame, uint32_t caplen,
+			   const struct fview *inner);
 
 #endif /* DPC_FILTER_INTERNAL_H */

@@ -6,7 +6,9 @@
  * pcap with the nanosecond magic (0xa1b23c4d), link type Ethernet, through a
  * large buffer (one write(2) per buffer, never one per record), and enforces
  * every bound exactly at record boundaries:
- *   - packets: exactly max_packets records in total, then DPC_PCAPFILE_DONE;
+ *   - packets: exactly max_packets records in total; the writer stops (and
+ *     finalizes its files) right after the last one, later records get
+ *     DPC_PCAPFILE_DONE;
  *   - bytes: the sum of all file sizes (headers included) never exceeds
  *     max_bytes;
  *   - duration: records stamped at or after start + max_duration are refused;
@@ -16,16 +18,22 @@
  *     file's first record;
  *   - file count: after max_files files, stop (DPC_PCAPFILE_DONE) or, in
  *     ring mode, delete this writer's oldest file and go on;
- *   - free disk: a flush that would leave less than min_free_bytes free on
- *     the filesystem stops the writer with DPC_PCAPFILE_STOP_DISK_LOW.
+ *   - free disk: a record that would leave less than min_free_bytes free
+ *     on the filesystem (checked at admission and again before every
+ *     write, so other writers filling the disk are seen) stops the writer
+ *     with DPC_PCAPFILE_STOP_DISK_LOW; buffered records that no longer fit
+ *     are dropped (and uncounted) rather than written below the floor.
  *
  * A file being written is "<prefix>-<NNNNN>.pcap.part"; it is renamed to
  * "<prefix>-<NNNNN>.pcap" when closed. "manifest.json" in the directory lists
  * every file (name, packets, bytes, first/last timestamp in ns, sha256,
- * state) and is rewritten atomically (write temp + rename) at each rotation
- * and at close. On any write error (ENOSPC, EIO, ...) the current file is cut
- * back to its last whole record, finalized and listed; the error is
- * returned and every later call fails with it. Nothing written is lost.
+ * state) and is rewritten atomically (write temp + rename) at each file
+ * open, rotation and stop. On any write error (ENOSPC, EIO, ...) the current
+ * file is cut back to its last whole record, finalized and listed; the error
+ * is returned and every later call fails with it. Nothing that reached the
+ * file is lost; records still in the buffer are, and the counters drop
+ * them (stats.packets can go down after an error).
+ * docs/file-layout.md describes the files and the manifest.
  *
  * Not thread-safe: one writer is used by one thread at a time.
  * No DPDK dependency.
@@ -111,9 +119,12 @@ struct dpc_pcapfile;             /* opaque */
 #define DPC_PCAPFILE_DONE 1
 
 /**
- * Open a writer: validates opts, creates the first file lazily (on the first
- * record) so an unmatched job leaves no empty file... except that close()
- * always leaves at least one valid (possibly empty) file and a manifest.
+ * Open a writer: validates opts, keeps the entries of an existing manifest
+ * and numbers new files after the highest existing index of the prefix,
+ * and allocates a 64 KiB hidden reserve ".<prefix>.reserve" (freed before
+ * the last manifest write, so a full disk still gets a manifest). The first
+ * file is created on the first record; close() always leaves at least one
+ * valid (possibly empty) file and a manifest.
  * @return the writer, or NULL with errno (EINVAL bad opts, ENOENT/EACCES
  *         directory, ENOMEM).
  */
@@ -122,7 +133,7 @@ struct dpc_pcapfile *dpc_pcapfile_open(const struct dpc_pcapfile_opts *opts);
 /**
  * Append one record. data holds caplen bytes (already truncated by the
  * caller or not: the writer applies snaplen); wirelen is the original size.
- * @return 0 written; DPC_PCAPFILE_DONE when a bound stopped the writer
+ * @return 0 written (into the buffer); DPC_PCAPFILE_DONE when a bound stopped the writer
  *         (this record was not written, nor will any later one be);
  *         -errno on a write error (the writer is stopped, files valid).
  */
@@ -132,14 +143,23 @@ int dpc_pcapfile_write(struct dpc_pcapfile *w, uint64_t ts_ns,
 /**
  * Append pre-formatted records: buf holds len bytes of back-to-back
  * (struct dpc_pcap_rec_hdr, incl_len bytes of data) records, as the
- * datapath stages them. Same bounds and returns as dpc_pcapfile_write();
- * *consumed (if not NULL) gets the number of records written.
- * A malformed block (a header running past len) is -EINVAL.
+ * datapath stages them. Same bounds and returns as dpc_pcapfile_write(),
+ * each bound splitting the block at the record where it hits; runs of
+ * records that need no change are copied verbatim (big blocks are written
+ * straight from buf, which is not kept after the call).
+ * *consumed (if not NULL) gets the number of this block's records written
+ * (the rise of stats.packets: records lost to an error do not count).
+ * A malformed block (a header running past len, ts_nsec >= 1e9) is
+ * -EINVAL and nothing of it is written; the writer goes on.
  */
 int dpc_pcapfile_write_block(struct dpc_pcapfile *w, const void *buf,
 			     size_t len, uint32_t *consumed);
 
-/** Flush the buffer to the current file (for a periodic flush). 0 / -errno. */
+/**
+ * Flush the buffer to the current file (for a periodic flush), so a slow
+ * job's records reach the file (and survive a crash). 0 / -errno. Hitting
+ * the free-space floor stops the writer (stats.stop) and returns 0.
+ */
 int dpc_pcapfile_flush(struct dpc_pcapfile *w);
 
 /**
@@ -164,9 +184,14 @@ int dpc_pcapfile_close(struct dpc_pcapfile *w, struct dpc_pcapfile_stats *st);
 
 /**
  * Crash recovery for one directory: every "*.pcap.part" is cut back to its
- * last whole record (a torn header or record is dropped), renamed, and
- * listed in the manifest with state "recovered". Safe to run on a clean
- * directory. @return number of files recovered, or -errno.
+ * last whole record (a torn header or record is dropped), fsync'd,
+ * renamed, and listed in the manifest with state "recovered" (the job's
+ * state becomes "recovered" if it was "running"). A .part whose header is
+ * not one this writer writes (pcap 2.4, Ethernet) is left alone. Stale
+ * temp/reserve files are removed. Idempotent; safe on a clean directory;
+ * not for a directory a live writer uses.
+ * @return number of files recovered, or -errno (first error; the other
+ *         files are still processed).
  */
 int dpc_pcapfile_recover(const char *dir);
 

@@ -509,10 +509,14 @@ int dpc_triage_write_text(struct dpc_triage *t, FILE *out)
 	if (json_array_size(f) == 0)
 		fprintf(out, "  Nothing wrong found at any layer.\n");
 	json_array_foreach(f, i, v) {
-		fprintf(out, "%2zu. [%s] %s: %s\n    packets ", i + 1, S(v, "severity"),
+		fprintf(out, "%2zu. [%s] %s: %s\n    ", i + 1, S(v, "severity"),
 			S(v, "layer"), S(v, "text"));
-		pkts_list(out, json_object_get(v, "packets"));
-		fprintf(out, "  (%s)\n", S(v, "code"));
+		if (json_array_size(json_object_get(v, "packets"))) {
+			fprintf(out, "packets ");
+			pkts_list(out, json_object_get(v, "packets"));
+			fprintf(out, "  ");
+		}
+		fprintf(out, "(%s)\n", S(v, "code"));
 	}
 
 	l = json_object_get(root, "link");

@@ -291,6 +291,7 @@ struct dpc_triage {
 	/* verdict */
 	struct dpc_triage_finding *findings;
 	size_t n_findings, cap_findings;
+	uint64_t findings_dropped;
 	struct timeline tl;
 	uint32_t rng;
 };

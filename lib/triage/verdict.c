@@ -30,8 +30,10 @@ add(struct dpc_triage *t, enum dpc_triage_layer layer,
 		size_t nc = t->cap_findings ? t->cap_findings * 2 : 16;
 		struct dpc_triage_finding *nf;
 
-		if (nc > 4096)
+		if (nc > 32768) {
+			t->findings_dropped++;
 			return NULL;
+		}
 		nf = realloc(t->findings, nc * sizeof(*nf));
 		if (nf == NULL)
 			return NULL;
@@ -642,6 +644,56 @@ static int cmp_finding(const void *x, const void *y)
 	return strcmp(a->text, b->text);
 }
 
+/* Keep the PER_CODE most serious findings of each code; fold the rest into
+ * one summary finding per code so a capture with thousands of endpoints
+ * still gives a verdict a person can read. */
+#define PER_CODE 10
+#define MAX_CODES 64
+
+static void fold(struct dpc_triage *t)
+{
+	struct { char code[32]; uint32_t kept; uint64_t more, events; uint8_t layer, sev; }
+		c[MAX_CODES];
+	unsigned nc = 0;
+	size_t o = 0;
+
+	for (size_t i = 0; i < t->n_findings; i++) {
+		struct dpc_triage_finding *f = &t->findings[i];
+		unsigned j;
+
+		for (j = 0; j < nc; j++)
+			if (strcmp(c[j].code, f->code) == 0)
+				break;
+		if (j == nc && nc < MAX_CODES) {
+			memcpy(c[nc].code, f->code, sizeof(c[nc].code));
+			c[nc].kept = 0;
+			c[nc].more = c[nc].events = 0;
+			c[nc].layer = f->layer;
+			c[nc].sev = f->severity;
+			nc++;
+		}
+		if (j < nc && c[j].kept >= PER_CODE) {
+			c[j].more++;
+			c[j].events += f->count;
+			continue;
+		}
+		if (j < nc)
+			c[j].kept++;
+		if (o != i)
+			t->findings[o] = *f;
+		o++;
+	}
+	t->n_findings = o;
+	for (unsigned j = 0; j < nc; j++) {
+		if (c[j].more == 0)
+			continue;
+		add(t, c[j].layer, c[j].sev, c[j].code, c[j].events, NULL,
+		    "... and %llu more %s findings like the ones above (%llu events in "
+		    "all): see the tables.", (unsigned long long)c[j].more, c[j].code,
+		    (unsigned long long)c[j].events);
+	}
+}
+
 void verdict_build(struct dpc_triage *t)
 {
 	t->n_findings = 0;
@@ -652,4 +704,10 @@ void verdict_build(struct dpc_triage *t)
 	app_findings(t);
 	if (t->n_findings > 1)
 		qsort(t->findings, t->n_findings, sizeof(*t->findings), cmp_finding);
+	fold(t);   /* summaries go last */
+	if (t->findings_dropped)
+		add(t, DPC_TRIAGE_CAPTURE, DPC_TRIAGE_WARNING, "findings_overflow",
+		    t->findings_dropped, NULL,
+		    "%llu further findings were not kept (verdict limit): see the tables.",
+		    (unsigned long long)t->findings_dropped);
 }

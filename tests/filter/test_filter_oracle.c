@@ -68,6 +68,45 @@ static const struct scoped scoped_exprs[] = {
 };
 #define N_SCOPED (sizeof(scoped_exprs) / sizeof(scoped_exprs[0]))
 
+struct hook_ctx {
+	unsigned *calls, *tagged;
+	unsigned n_slots;
+};
+
+struct hook {
+	const struct bpf_insn *insns;
+	struct hook_ctx *hc;
+};
+static struct hook hooks[512];
+static unsigned n_hooks;
+
+/* An exec hook: libpcap's interpreter, counting what it is given. */
+static uint32_t hook_exec(void *ctx, const uint8_t *pkt, uint32_t caplen,
+			  uint32_t wirelen)
+{
+	struct hook *h = ctx;
+
+	(*h->hc->calls)++;
+	if (caplen >= 14 && ((pkt[12] << 8 | pkt[13]) == 0x8100 ||
+			     (pkt[12] << 8 | pkt[13]) == 0x88a8))
+		(*h->hc->tagged)++;
+	return bpf_filter(h->insns, pkt, wirelen, caplen);
+}
+
+static int install_hook(struct dpc_filter_bpf_slot *slot, void *arg)
+{
+	struct hook_ctx *hc = arg;
+
+	if (n_hooks == sizeof(hooks) / sizeof(hooks[0]))
+		return -1;
+	hooks[n_hooks].insns = slot->insns;
+	hooks[n_hooks].hc = hc;
+	slot->exec = hook_exec;
+	slot->ctx = &hooks[n_hooks++];
+	hc->n_slots++;
+	return 0;
+}
+
 static bool oracle(pcap_t *pd, const char *expr, const uint8_t *p,
 		   uint32_t caplen, uint32_t wirelen)
 {
@@ -222,16 +261,31 @@ int main(void)
 		struct gen_rng r = { 12345 };
 		unsigned bad = 0, sets = 0, pkts = 0;
 
-		for (int round = 0; round < 24; round++) {
+		/* Jobs indexed on innermost IPv4 addresses only (the
+		 * classifier's fast path). */
+		static const char *const v4jobs[] = {
+			"host 10.0.0.1", "src host 10.0.0.2", "host 10.0.0.1 and tcp port 80",
+			"arp host 10.0.0.1", "host 10.0.0.1 or 10.0.1.5",
+			"dst host 192.168.1.1 and udp", "net 10.0.0.2/32 and not port 22",
+			"host 172.16.0.1 and (tcp[13] & 2 != 0)", "ip host 10.0.0.2 and less 200",
+			"host 10.0.0.2 and src portrange 1-1024", "src host 10.0.0.1 and udp dst port 53",
+			"dst host 10.0.0.1 and src and dst port 80", "host 10.0.0.1 and sctp port 5432",
+		};
+		struct dpc_filter *v4f[sizeof(v4jobs) / sizeof(v4jobs[0])];
+
+		for (unsigned j = 0; j < sizeof(v4jobs) / sizeof(v4jobs[0]); j++)
+			v4f[j] = dpc_filter_compile(v4jobs[j], NULL);
+		for (int round = 0; round < 32; round++) {
 			struct dpc_filter *jobs[DPC_CLASSIFIER_MAX];
 			unsigned k = round < 4 ? (unsigned)(1 + round) :
 				     1 + gen_below(&r, DPC_CLASSIFIER_MAX);
 			struct dpc_classifier *c;
 
-			if (round == 23)
+			if (round == 23 || round == 31)
 				k = DPC_CLASSIFIER_MAX;
 			for (unsigned j = 0; j < k; j++)
-				jobs[j] = f[gen_below(&r, N_PLAIN + N_SCOPED)];
+				jobs[j] = round < 24 ? f[gen_below(&r, N_PLAIN + N_SCOPED)] :
+					  v4f[gen_below(&r, sizeof(v4f) / sizeof(v4f[0]))];
 			c = dpc_classifier_build(jobs, k);
 			if (c == NULL) {
 				bad++;
@@ -262,10 +316,47 @@ int main(void)
 		}
 		CHECK_EQ(bad, 0, "classifier mask == individual verdicts (%u job sets, "
 			 "%u packets)", sets, pkts);
+		for (unsigned j = 0; j < sizeof(v4f) / sizeof(v4f[0]); j++)
+			dpc_filter_free(v4f[j]);
 		errno = 0;
 		CHECK(dpc_classifier_build(f, DPC_CLASSIFIER_MAX + 1) == NULL &&
 		      errno == EINVAL, "more than %d jobs refused with EINVAL",
 		      DPC_CLASSIFIER_MAX);
+	}
+	/*
+	 * BPF hooks (the daemon's rte_bpf path): an exec installed on every
+	 * slot is called instead of libpcap's interpreter, with the untagged
+	 * view; verdicts do not change, and the view it sees never starts
+	 * with a VLAN tag.
+	 */
+	{
+		unsigned calls = 0, tagged = 0, changed = 0, slots = 0;
+		struct hook_ctx hc = { &calls, &tagged, 0 };
+
+		for (unsigned i = 0; i < N_PLAIN + N_SCOPED; i++) {
+			hc.n_slots = 0;
+			dpc_filter_bpf_foreach(f[i], install_hook, &hc);
+			slots += hc.n_slots;
+		}
+		for (unsigned n = 0; n < 3000; n++) {
+			struct dpc_key key;
+
+			gen_frame(&g, 555555u + n, -1);
+			dpc_parse(&opts, g.b, g.len, g.wirelen, &key);
+			for (unsigned i = 0; i < N_PLAIN; i++) {
+				struct pcap_pkthdr h = { 0 };
+				bool want;
+
+				h.caplen = g.view_len;
+				h.len = g.view_wirelen;
+				want = pcap_offline_filter(&prog[i], &h, g.view) != 0;
+				changed += want != dpc_filter_match(f[i], &key, g.b, g.len);
+			}
+		}
+		CHECK(slots > 0 && calls > 0, "exec hooks installed on %u BPF slots, "
+		      "called %u times", slots, calls);
+		CHECK_EQ(changed, 0, "verdicts with exec hooks == libpcap");
+		CHECK_EQ(tagged, 0, "hooks never see a VLAN tag at the ethertype");
 	}
 	for (unsigned i = 0; i < N_PLAIN + N_SCOPED; i++)
 		dpc_filter_free(f[i]);

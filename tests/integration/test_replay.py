@@ -103,7 +103,26 @@ def main():
         t.check(same and order,
                 f"two workers: job {name} == dpcap filter per queue "
                 f"({len(got)} vs {len(wa)}+{len(wb)}), order kept per queue")
-    shutil.rmtree(d, ignore_errors=True)
+    # --- NIC timestamps: net_pcap offers rx timestamps (the file's own);
+    # with "timestamps": "hw" the records keep them, as dpcap filter does
+    root3 = os.path.join(d, "cap3")
+    cfg = base_config(root3, [(f"net_pcap0,rx_pcap={ab}", 1)], exit_idle_ms=400,
+                      jobs=[{"name": "ts", "filter": "tcp"}])
+    cfg["ports"][0]["timestamps"] = "hw"
+    rc, log, st = run_daemon(cfg, d, "hwts")
+    t.eq(rc, 0, "hw timestamps: dpcapd exits 0")
+    want = offline(ab, "tcp", os.path.join(d, "o3.pcap"))
+    got = job_records(root3, "ts")
+    if "offers no rx timestamp" in log:
+        t.skip("hw timestamps: this net_pcap offers no rx timestamp offload (DPDK 22.11)")
+    else:
+        t.check(len(got) == len(want) and all(g[0] == w[0] and key(g) == key(w)
+                                              for g, w in zip(got, want)),
+                f"hw timestamps: {len(got)} records carry the input's timestamps to the ns")
+    t.check("timestamps: " in log, "the port's timestamp source is logged")
+    check_balance(t, st, "hw timestamps")
+    if t.failed == 0:
+        shutil.rmtree(d, ignore_errors=True)
     return t.done()
 
 

@@ -9,11 +9,30 @@ import json
 import os
 import shutil
 import signal
+import socket
 import sys
 import time
 
 from dpcapd_util import (Tap, base_config, check_balance, finish, gen,
                          job_stats, read_pcap, start_daemon, tmpdir, wait_for)
+
+
+def telemetry(tag, cmds):
+    """Ask DPDK's telemetry socket of the daemon started with this tag."""
+    out = {}
+    path = f"/var/run/dpdk/dpc-dp-{tag}-{os.getpid()}/dpdk_telemetry.v2"
+    try:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        s.settimeout(5)
+        s.connect(path)
+        s.recv(4096)
+        for c in cmds:
+            s.send(c.encode())
+            out[c] = json.loads(s.recv(65536))
+        s.close()
+    except OSError:
+        pass
+    return out
 
 
 def part_files(d):
@@ -35,6 +54,13 @@ def main():
     p = start_daemon(cfg, d, "term", mem=512)
     wait_for(lambda: any(os.path.getsize(os.path.join(root, "term", f)) > 100000
                          for f in part_files(os.path.join(root, "term"))), timeout=15)
+    tel = telemetry("term", ["/dpcap/stats", "/dpcap/jobs"])
+    s_ = tel.get("/dpcap/stats", {}).get("/dpcap/stats", {})
+    j_ = tel.get("/dpcap/jobs", {}).get("/dpcap/jobs", {})
+    t.check(s_.get("rx", 0) > 0 and "drop_ring_full" in s_ and "port0_imissed" in s_,
+            f"telemetry /dpcap/stats answers while capturing (rx {s_.get('rx')})")
+    t.check(any("term running" in v for v in j_.values()),
+            f"telemetry /dpcap/jobs lists the running job ({list(j_.values())[:1]})")
     p.send_signal(signal.SIGTERM)
     rc, log, st = finish(p, 30)
     t.eq(rc, 0, "SIGTERM: exit status 0")

@@ -9,6 +9,7 @@
  * Besides the sanitizers, the target checks the key's invariants and
  * aborts when one fails, so a logic error is a crash too.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +69,14 @@ static void check_key(const struct dpc_key *k, uint32_t caplen)
 	}
 }
 
+/* IPv4 total length 0 (TSO) and IPv6 jumbograms end where the frame on
+ * the wire ends: for them wirelen legitimately changes the outcome. */
+static bool wire_bounded(const struct dpc_hdrs *h)
+{
+	return ((h->have & DPC_HAVE_IPV4) && h->l3.tot_len == 0) ||
+	       ((h->have & DPC_HAVE_IPV6) && h->l3.tot_len == 40 && h->l3.first_nh == 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct dpc_parse_opts def, wide;
@@ -105,7 +114,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * TRUNCATED, never INVALID (the length fields did not change). */
 	dpc_parse(&def, data, len, len + 1000, &k2);
 	k2.wirelen = k1.wirelen;
-	if (memcmp(&k1, &k2, sizeof(k1)) != 0)
+	if (!wire_bounded(&k1.outer) && !wire_bounded(&k1.inner) &&
+	    memcmp(&k1, &k2, sizeof(k1)) != 0)
 		bug("a longer wirelen changed an OK key");
 	dpc_parse(&def, data, len - 1, len, &k2);
 	check_key(&k2, len - 1);

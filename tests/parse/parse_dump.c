@@ -24,7 +24,23 @@ static void print_mac(const char *name, const uint8_t *m)
 	       m[5]);
 }
 
-static void print_level(const struct dpc_hdrs *h)
+/* Bytes of IP payload after the IPv4 header or the fixed IPv6 header
+ * without extension headers (-1 otherwise): lets the oracle recognise
+ * an empty IP payload. */
+static long l4_room(const struct dpc_hdrs *h, const uint8_t *f, uint32_t wirelen)
+{
+	if ((h->have & DPC_HAVE_IPV4) && h->off.l3 != DPC_OFF_NONE) {
+		long ihl = (f[h->off.l3] & 0x0f) * 4;
+		long end = h->l3.tot_len ? h->off.l3 + h->l3.tot_len : (long)wirelen;
+
+		return end - (h->off.l3 + ihl);
+	}
+	if ((h->have & DPC_HAVE_IPV6) && h->l3.n_ext == 0)
+		return (long)h->l3.tot_len - 40;
+	return -1;
+}
+
+static void print_level(const struct dpc_hdrs *h, const uint8_t *f, uint32_t wirelen)
 {
 	char s[INET6_ADDRSTRLEN] = "", d[INET6_ADDRSTRLEN] = "";
 
@@ -45,8 +61,9 @@ static void print_level(const struct dpc_hdrs *h)
 	       "\"frag\":%u,\"fo\":%u,\"nh\":%u,\"n_ext\":%u,\"op\":%u,",
 	       h->l2.ethertype, h->l3.family, s, d, h->l3.proto, h->l3.ttl, h->l3.frag,
 	       h->l3.frag_off, h->l3.first_nh, h->l3.n_ext, h->l3.arp_op);
-	printf("\"sp\":%u,\"dp\":%u,\"tf\":%u,\"ul\":%u,\"it\":%u,\"ic\":%u}", h->l4.sport,
-	       h->l4.dport, h->l4.tcp_flags, h->l4.udp_len, h->l4.icmp_type, h->l4.icmp_code);
+	printf("\"sp\":%u,\"dp\":%u,\"tf\":%u,\"ul\":%u,\"it\":%u,\"ic\":%u,\"room\":%ld}",
+	       h->l4.sport, h->l4.dport, h->l4.tcp_flags, h->l4.udp_len, h->l4.icmp_type,
+	       h->l4.icmp_code, l4_room(h, f, wirelen));
 }
 
 static int dump(const char *file, int nports, char **ports)
@@ -78,9 +95,9 @@ static int dump(const char *file, int nports, char **ports)
 		       "\"vflags\":%u,\"outer\":",
 		       ++n, dpc_parse_describe(&k, desc, sizeof(desc)), k.flags, k.tunnel_depth,
 		       k.vni, k.vxlan_flags);
-		print_level(&k.outer);
+		print_level(&k.outer, data, k.wirelen);
 		printf(",\"inner\":");
-		print_level(&k.inner);
+		print_level(&k.inner, data, k.wirelen);
 		printf("}\n");
 	}
 	pcap_close(p);

@@ -314,6 +314,22 @@ static void test_ipv4_fragments(void)
 		 "middle fragment: MF|IS|LATER");
 	CHECK_EQ(k.outer.l3.frag_off, 80, "middle fragment: offset 80");
 
+	/* A first fragment whose TCP options continue in the next fragment. */
+	build_ipv4_tcp(&f, 0, 20);
+	f.b[20] = 0x20; /* MF */
+	f.b[34 + 12] = 0xc0; /* 48-byte TCP header */
+	fb_w16(f.b + 16, 20 + 30);
+	parse(&defopts, f.b, f.n, f.n, &k);
+	check_status(&k, DPC_PARSE_OK, DPC_LAYER_NONE, 0, "first fragment, TCP options cut by it");
+	CHECK(k.outer.have & DPC_HAVE_TCP, "TCP options cut by the fragment: ports read");
+	CHECK_EQ(k.outer.off.payload, DPC_OFF_NONE, "TCP options cut by the fragment: no payload");
+	parse(&defopts, f.b, 40, f.n, &k);
+	check_status(&k, DPC_PARSE_TRUNCATED, DPC_LAYER_TCP, 0,
+		     "first fragment snapped inside its fixed TCP header");
+	parse(&defopts, f.b, 60, f.n, &k);
+	check_status(&k, DPC_PARSE_OK, DPC_LAYER_NONE, 0,
+		     "first fragment snapped in TCP options that run past the fragment");
+
 	/* A tiny first fragment whose IP payload cannot hold the TCP header. */
 	ip.frag = 0x2000;
 	ip.proto = 6;

@@ -42,7 +42,7 @@ if not os.path.isabs(DUMP) and not os.path.exists(DUMP):
     DUMP = os.path.join(os.environ.get("DPCAP_BUILD", "."), DUMP)
 
 FIELDS = ["frame.protocols", "_ws.malformed", "_ws.short", "_ws.expert.severity",
-          "ipv6.plen_exceeds_framing",
+          "ipv6.plen_exceeds_framing", "ieee8021ad.cvid",
           "eth.src", "eth.dst", "vlan.id", "ieee8021ad.id",
           "ip.src", "ip.dst", "ip.proto", "ip.ttl", "ip.flags.mf", "ip.frag_offset",
           "ipv6.src", "ipv6.dst", "ipv6.nxt", "ipv6.hlim",
@@ -67,6 +67,31 @@ DOCUMENTED = [
      "IPv6 payload length beyond the frame: tshark warns "
      "(ipv6.plen_exceeds_framing) and dissects the bytes present; dpcap "
      "checks the length field against the frame and says invalid at ipv6"),
+    ("vlan-cap",
+     lambda tf, key: key["status"] == "invalid at vlan" and key["outer"]["nvlan"] == 8,
+     "more than 8 VLAN tags: dpcap caps the walk (DPC_PARSE_VLAN_MAX) and says "
+     "invalid at vlan, tshark walks any number"),
+    ("vxlan-i-flag",
+     lambda tf, key: key["status"] == "invalid at vxlan" and not (key["vflags"] & 0x08) and
+     bool(tf["vxlan.flags"]),
+     "VXLAN header without the I flag: tshark decodes it anyway, dpcap follows "
+     "RFC 7348 (I must be 1) and does not decapsulate"),
+    ("empty-ip-payload",
+     lambda tf, key: key["outer"]["room"] == 0 and key["status"].split(" ")[0] in
+     ("invalid", "truncated") and key["status"].split(" ")[-1] in L4,
+     "IP payload of 0 bytes under protocol TCP/UDP/ICMP: tshark dissects nothing "
+     "and says nothing, dpcap reports the missing L4 header (invalid, or truncated "
+     "when only the frame's end bounds the packet: IPv4 total length 0)"),
+    ("empty-udp-payload-on-vxlan-port",
+     lambda tf, key: key["status"] == "invalid at vxlan" and key["outer"]["ul"] == 8,
+     "UDP datagram of length 8 to a VXLAN port: tshark has nothing to dissect, "
+     "dpcap reports the missing VXLAN header"),
+    ("partial-l4-in-first-fragment",
+     lambda tf, key: key["status"] == "ok" and key["outer"]["frag"] & 2 and
+     not key["outer"]["frag"] & 4 and not key["outer"]["have"] & 0x20 and
+     0 <= key["outer"]["room"] < {6: 20, 17: 8}.get(key["outer"]["proto"], 8),
+     "first fragment too short for the L4 fixed header: tshark shows the L4 fields "
+     "present, dpcap fills L4 only from a whole fixed header"),
 ]
 
 
@@ -146,6 +171,20 @@ def per_level(tf, field, proto, tokens, lvls, stats):
     return res
 
 
+def per_level_all(tf, field, proto, tokens, lvls):
+    """{level: [occurrences]} assuming at most one per protocol token."""
+    occ = tf[field]
+    idx = [j for j, t in enumerate(tokens) if t == proto]
+    res = {}
+    if len(occ) <= len(idx):
+        # occurrences belong to some of the tokens; when every token of the
+        # protocol is at one level the attribution is unambiguous
+        levels = {lvls[j] for j in idx}
+        if len(levels) == 1 and occ:
+            res[levels.pop()] = occ
+    return res
+
+
 def num(v):
     return int(v, 0)
 
@@ -159,7 +198,10 @@ def tshark_layers(tf, tokens, lvls, stats):
         if not exp["eth"]:
             break
         seq.append(f"L{lv}:eth")
-        seq += [f"L{lv}:tag"] * len(exp["tags"])
+        # tshark's 802.1ad layer also takes a second 0x88a8 tag as its
+        # C-tag (ieee8021ad.cvid): that is two tags in one token.
+        ncvid = len(per_level_all(tf, "ieee8021ad.cvid", "ieee8021ad", tokens, lvls).get(lv, []))
+        seq += [f"L{lv}:tag"] * (len(exp["tags"]) + ncvid)
         l3 = exp["l3"]
         arp_idx = [j for j, t in enumerate(tokens) if t == "arp" and lvls[j] == lv]
         if l3 == "arp" and not (tf["arp.src.proto_ipv4"] and arp_idx and
@@ -238,8 +280,10 @@ def compare_frame(tf, key, stats, problems, where):
             cmp("eth.dst", "eth", k["dst"])
         vids = [t[1] & 0xfff for t in k["tags"] if t[0] != 0x88a8]
         svids = [t[1] & 0xfff for t in k["tags"] if t[0] == 0x88a8]
-        for field, proto, ids in (("vlan.id", "vlan", vids),
-                                  ("ieee8021ad.id", "ieee8021ad", svids)):
+        pairs = [("vlan.id", "vlan", vids)]
+        if not tf["ieee8021ad.cvid"]:
+            pairs.append(("ieee8021ad.id", "ieee8021ad", svids))
+        for field, proto, ids in pairs:
             occ = tf[field]
             idx = [j for j, t in enumerate(tokens) if t == proto]
             if len(occ) == len(idx) and ids:
@@ -295,65 +339,100 @@ def compare_frame(tf, key, stats, problems, where):
     return False
 
 
-def main():
-    t = Tap()
-    corpus = os.environ.get("DPCAP_CORPUS", "")
-    if not corpus or not os.path.isdir(corpus):
-        t.skip(f"DPCAP_CORPUS {corpus!r} is absent")
-        return t.done()
-    files = sorted(os.path.join(corpus, f) for f in os.listdir(corpus)
-                   if f.endswith((".pcap", ".pcapng")))
-    special = {"vxlan_port_8472.pcap": (["-d", "udp.port==8472,vxlan"], ["8472"])}
+def write_pcap(path, frames):
+    """Raw frames to a classic microsecond pcap, Ethernet link type."""
+    import struct
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 262144, 1))
+        for i, fr in enumerate(frames):
+            f.write(struct.pack("<IIII", i, 0, len(fr), len(fr)))
+            f.write(fr)
+
+
+def compare_runs(t, runs, label):
+    """runs: [(pcap, tshark args, VXLAN ports, [frame names])]."""
     stats = {"fields": 0, "unaligned": 0, "short": 0, "inner": 0, "documented": {}}
     problems = []
     compared = excluded = total = 0
     excl_status = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        runs = []
-        plain = [f for f in files if os.path.basename(f) not in special]
-        merged = os.path.join(tmp, "all.pcap")
-        mp = run([DUMP, "merge", merged] + plain)
-        runs.append((merged, [], [], [line.split("\t") for line in mp.splitlines()]))
-        for name, (targs, ports) in special.items():
-            p = os.path.join(corpus, name)
-            if os.path.exists(p):
-                out = os.path.join(tmp, name)
-                mp = run([DUMP, "merge", out, p])
-                runs.append((out, targs, ports, [line.split("\t") for line in mp.splitlines()]))
-        for pcap, targs, ports, fmap in runs:
-            where = []
-            for name, n in fmap:
-                where += [f"{name}#{i + 1}" for i in range(int(n))]
-            tf = tshark_frames(pcap, targs)
-            ours = [json.loads(line) for line in run([DUMP, "dump", pcap] + ports).splitlines()]
-            t.eq(len(ours), len(where), f"{os.path.basename(pcap)}: dpcap parsed every record")
-            t.eq(len(tf), len(ours), f"{os.path.basename(pcap)}: tshark and dpcap saw as many frames")
-            for i, (a, b) in enumerate(zip(tf, ours)):
-                total += 1
-                sev = max([num(s) for s in a["_ws.expert.severity"]] or [0])
-                if a["_ws.malformed"] or sev >= SEV_ERROR:
-                    excluded += 1
-                    st = b["status"].split(" ")[0]
-                    excl_status[st] = excl_status.get(st, 0) + 1
-                    continue
-                compared += 1
-                compare_frame(a, b, stats, problems,
-                              where[i] if i < len(where) else f"#{i + 1}")
-    t.diag(f"{len(files)} files, {total} frames; {compared} dissected cleanly by tshark and "
+    for pcap, targs, ports, where in runs:
+        tf = tshark_frames(pcap, targs)
+        ours = [json.loads(line) for line in run([DUMP, "dump", pcap] + ports).splitlines()]
+        t.eq(len(ours), len(where), f"{label}: {os.path.basename(pcap)}: dpcap parsed every record")
+        t.eq(len(tf), len(ours), f"{label}: {os.path.basename(pcap)}: tshark and dpcap saw as many frames")
+        for i, (a, b) in enumerate(zip(tf, ours)):
+            total += 1
+            sev = max([num(s) for s in a["_ws.expert.severity"]] or [0])
+            if a["_ws.malformed"] or sev >= SEV_ERROR:
+                excluded += 1
+                st = b["status"].split(" ")[0]
+                excl_status[st] = excl_status.get(st, 0) + 1
+                continue
+            compared += 1
+            compare_frame(a, b, stats, problems, where[i] if i < len(where) else f"#{i + 1}")
+    t.diag(f"{label}: {total} frames; {compared} dissected cleanly by tshark and "
            f"compared, {excluded} excluded (tshark: malformed or expert error); "
            f"{stats['short']} of them cut by the capture (tshark _ws.short: dpcap must say "
            f"ok, or truncated lacking only the layer cut); {stats['inner']} with a VXLAN "
            f"inner frame compared too; {stats['fields']} field comparisons; {stats['unaligned']} field "
            f"lists not compared (occurrences do not match tshark's protocol path)")
-    t.diag("dpcap on the excluded frames: " +
+    t.diag(f"{label}: dpcap on the excluded frames: " +
            ", ".join(f"{n} {st}" for st, n in sorted(excl_status.items())))
     for name, n in stats["documented"].items():
         reason = [r for nm, _, r in DOCUMENTED if nm == name][0]
-        t.diag(f"documented difference '{name}': {n} frames ({reason})")
+        t.diag(f"{label}: documented difference '{name}': {n} frames ({reason})")
     for p in problems[:int(os.environ.get("ORACLE_SHOW", "60"))]:
         t.diag(p)
-    t.check(compared > 5000, f"most of the corpus is compared ({compared} frames)")
-    t.eq(len(problems), 0, f"disagreements with tshark over {compared} frames")
+    t.eq(len(problems), 0, f"{label}: disagreements with tshark over {compared} frames")
+    return compared, stats
+
+
+def main():
+    t = Tap()
+    src = os.environ.get("DPCAP_SRC", ".")
+    corpus = os.environ.get("DPCAP_CORPUS", "")
+    with tempfile.TemporaryDirectory() as tmp:
+        # 1. The frames kept in the repository: golden frames of test_parse.c,
+        #    tcpdump-corpus seeds and what the fuzzer found (wirelen = caplen).
+        cdir = os.path.join(src, "tests", "parse", "corpus_parse")
+        names = sorted(os.listdir(cdir))
+        frames = [open(os.path.join(cdir, n), "rb").read() for n in names]
+        keep = [(n, f) for n, f in zip(names, frames) if f]
+        pc = os.path.join(tmp, "repo.pcap")
+        write_pcap(pc, [f for _, f in keep])
+        compared, st = compare_runs(t, [(pc, [], [], [n for n, _ in keep])], "corpus_parse")
+        golden = sum(1 for n, _ in keep if n.startswith("golden-"))
+        t.check(compared >= golden // 2, f"corpus_parse: at least half as many frames compared "
+                f"({compared}) as there are golden frames ({golden})")
+        t.check(st["inner"] >= 4, f"corpus_parse: VXLAN inner frames compared ({st['inner']})")
+
+        # 2. The tcpdump corpus.
+        if not corpus or not os.path.isdir(corpus):
+            t.skip(f"DPCAP_CORPUS {corpus!r} is absent")
+            return t.done()
+        files = sorted(os.path.join(corpus, f) for f in os.listdir(corpus)
+                       if f.endswith((".pcap", ".pcapng")))
+        special = {"vxlan_port_8472.pcap": (["-d", "udp.port==8472,vxlan"], ["8472"])}
+        runs = []
+        plain = [f for f in files if os.path.basename(f) not in special]
+        merged = os.path.join(tmp, "all.pcap")
+        mp = run([DUMP, "merge", merged] + plain)
+        groups = [(merged, [], [], mp)]
+        for name, (targs, ports) in special.items():
+            p = os.path.join(corpus, name)
+            if os.path.exists(p):
+                out = os.path.join(tmp, name)
+                groups.append((out, targs, ports, run([DUMP, "merge", out, p])))
+        for pcap, targs, ports, mp in groups:
+            where = []
+            for line in mp.splitlines():
+                name, n = line.split("\t")
+                where += [f"{name}#{i + 1}" for i in range(int(n))]
+            runs.append((pcap, targs, ports, where))
+        t.diag(f"tcpdump corpus: {len(files)} files")
+        compared, st = compare_runs(t, runs, "tcpdump corpus")
+        t.check(compared > 5000, f"tcpdump corpus: most frames compared ({compared})")
+        t.check(st["inner"] >= 20, f"tcpdump corpus: VXLAN inner frames compared ({st['inner']})")
     return t.done()
 
 

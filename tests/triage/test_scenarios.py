@@ -286,6 +286,25 @@ else:
 rc, rep = triage(mixed, "udp")
 t.eq(codes(rep), ["dns_nxdomain"], "mixed + EXPR 'udp': only dns_nxdomain")
 
+# --- overlay scoping of EXPR (lib/filter): vni N / not vxlan ---
+helptext = subprocess.run([DPCAP, "triage", "--help"], capture_output=True, text=True).stdout
+if "vni N" in helptext:
+    f = files["vxlan_mtu"]
+    rc, rep = triage(f, "vni", str(scenarios.VNI))
+    t.eq(codes(rep), ["vxlan_too_big"], "EXPR 'vni 5001': the overlay finding without the underlay ICMP")
+    if oracle:
+        t.eq(rep["summary"]["analysed"], len(tshark_count(f, f"vxlan.vni=={scenarios.VNI} && !icmp")),
+             "EXPR 'vni 5001': packets == tshark vxlan.vni (ICMP quotes excluded)")
+    else:
+        t.skip("vni: oracle absent")
+    rc, rep = triage(f, "not", "vxlan")
+    t.eq(codes(rep), ["ip_pmtu"], "EXPR 'not vxlan': only the underlay's frag-needed remains (ip_pmtu)")
+    x = finding(rep, "ip_pmtu") or {}
+    t.eq(x.get("vni"), scenarios.VNI, "ip_pmtu names the VNI it quotes")
+else:
+    for _ in range(4):
+        t.skip("lib/filter not in this build: no overlay scoping")
+
 # --- terminal and HTML outputs ---
 p = subprocess.run([DPCAP, "triage", files["refused"], "--html", os.path.join(tmp, "r.html")],
                    capture_output=True, text=True)
