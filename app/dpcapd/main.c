@@ -38,7 +38,7 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
 	fprintf(f,
-"usage: dpcapd [EAL options] -- --config FILE [--check]\n"
+"usage: dpcapd [EAL options] -- --config FILE [--check] [--stats-out FILE]\n"
 "       dpcapd --help | --version\n"
 "\n"
 "dpcap's capture daemon: DPDK workers poll the configured ports, keep the\n"
@@ -48,7 +48,7 @@ static void usage(FILE *f)
 "\n"
 "options (after --):\n"
 "  --config FILE   JSON config; every key is in docs/config.md\n"
-"  --check         load and validate the config, print it resolved, exit\n"
+"  --check         load and validate the config (no EAL), say so, exit\n"
 "  --stats-out FILE  at exit, once every job is final, write stats.get's\n"
 "                  JSON (counters of ports, workers, jobs) to FILE\n"
 "  --help          this text\n"
@@ -60,7 +60,8 @@ static void usage(FILE *f)
 "lcore. Ports are given in the config (PCI address or vdev string).\n"
 "\n"
 "SIGTERM/SIGINT: stop every job, flush, finalize files, exit 0.\n"
-"Exit status: 0 clean shutdown, 1 start-up failure, 2 bad usage or config.\n");
+"Exit status: 0 clean shutdown; 1 start-up failure (EAL, ports, memory)\n"
+"or a config job that could not start; 2 bad usage or config.\n");
 }
 
 static uint64_t now_ns(void)

@@ -1042,9 +1042,14 @@ int dpc_dp_stats(struct dpc_dp *dp, json_t **out)
 			"finishing", job->phase != DP_PHASE_DONE && job->phase != DP_PHASE_RUNNING,
 			"counters", dpc_job_counters_to_json(&c)));
 	}
-	o = json_pack("{s:o, s:o, s:o, s:o, s:o, s:{s:s, s:I, s:I}, s:b, s:I}",
+	o = json_pack("{s:o, s:o, s:o, s:o, s:o, s:{s:I, s:I, s:I, s:I}, s:{s:s, s:I, s:I}, s:b, s:I}",
 		      "ports", ports, "workers", workers, "writers", writers, "jobs", jobs,
 		      "drops", drops_json(drops),
+		      "pools",
+		      "mbufs", (json_int_t)dp->cfg.mbufs,
+		      "mbufs_in_use", (json_int_t)rte_mempool_in_use_count(dp->mbuf_pool),
+		      "blocks", (json_int_t)dp->cfg.blocks,
+		      "blocks_in_use", (json_int_t)rte_mempool_in_use_count(dp->block_pool),
 		      "disk", "path", dp->cfg.capture_root,
 		      "free_bytes", (json_int_t)disk_free(dp->cfg.capture_root),
 		      "min_free_bytes", (json_int_t)dp->cfg.min_free_bytes,

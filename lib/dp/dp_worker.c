@@ -92,7 +92,7 @@ static inline void deliver(struct dp_worker *w, const struct dp_jobset *set,
 	struct dp_job_wctr *jc = &job->wc[w->id];
 	uint32_t off = 0, incl, rec;
 	struct dp_block *b;
-	struct dpc_pcap_rec_hdr *h;
+	struct dpc_pcap_rec_hdr h;
 	int sd;
 
 	jc->matched++;
@@ -122,7 +122,7 @@ static inline void deliver(struct dp_worker *w, const struct dp_jobset *set,
 	incl = caplen - off;
 	if (incl > job->spec.snaplen)
 		incl = job->spec.snaplen;
-	rec = (uint32_t)sizeof(*h) + incl;
+	rec = (uint32_t)sizeof(h) + incl;
 	if (unlikely(rec > w->dp->cfg.block_size || wirelen == 0)) {
 		jc->dropped[DPC_DROP_INVALID]++;
 		w->c.dropped[DPC_DROP_INVALID]++;
@@ -155,12 +155,13 @@ static inline void deliver(struct dp_worker *w, const struct dp_jobset *set,
 		w->open_mask |= 1ull << j;
 	}
 	w->blk[j] = b;
-	h = (struct dpc_pcap_rec_hdr *)(b->data + b->len);
-	h->ts_sec = (uint32_t)(ts_ns / 1000000000ull);
-	h->ts_nsec = (uint32_t)(ts_ns % 1000000000ull);
-	h->incl_len = incl;
-	h->orig_len = wirelen;
-	memcpy(h + 1, frame + off, incl);
+	/* records are packed: headers land on any byte boundary */
+	h.ts_sec = (uint32_t)(ts_ns / 1000000000ull);
+	h.ts_nsec = (uint32_t)(ts_ns % 1000000000ull);
+	h.incl_len = incl;
+	h.orig_len = wirelen;
+	memcpy(b->data + b->len, &h, sizeof(h));
+	memcpy(b->data + b->len + sizeof(h), frame + off, incl);
 	b->len += rec;
 	b->n_rec++;
 }

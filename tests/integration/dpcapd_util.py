@@ -194,6 +194,9 @@ def check_balance(t, stats, what):
             ok = False
             t.diag(f"port {p['name']}: ethdev ipackets {p['ipackets']} != workers' rx {p['rx_packets']}")
     t.check(ok and stats["balanced"], f"{what}: counters balance (rx = unwanted + matched, matched = written + dropped per job)")
+    pools = stats.get("pools", {})
+    t.check(pools.get("blocks_in_use") == 0,
+            f"{what}: every staging block back in its pool ({pools.get('blocks_in_use')} in use)")
 
 
 def job_stats(stats, name):

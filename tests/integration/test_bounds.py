@@ -11,7 +11,7 @@ import sys
 
 from dpcapd_util import (Tap, base_config, check_balance, concat_pcap, gen,
                          job_records, job_files, job_stats, key, offline,
-                         run_daemon, tmpdir)
+                         read_pcap, run_daemon, tmpdir)
 
 
 def file_size(recs):
@@ -104,6 +104,8 @@ def main():
         {"name": "c1000", "filter": "tcp", "limits": {"packets": 1000}},
         {"name": "b300k", "filter": "udp", "limits": {"bytes": 300000}},
         {"name": "dur1", "filter": "vxlan", "limits": {"duration_s": 1}},
+        {"name": "sec1", "filter": "tcp port 80", "rotate": {"file_seconds": 1},
+         "limits": {"duration_s": 3}},
     ]
     cfg = base_config(root2, [(f"net_pcap0,rx_pcap={small},rx_pcap={small},infinite_rx=1", 2)],
                       exit_when_done=True, jobs=jobs, mbufs=8191, mbuf_cache=32)
@@ -132,6 +134,20 @@ def main():
                 f"duration 1 s: {len(got)} packets stamped within one second")
     else:
         t.check(False, "duration 1 s: packets written")
+    files = job_files(root2, "sec1")
+    spans = []
+    firsts = []
+    for f in files:
+        recs = read_pcap(f)
+        if recs:
+            spans.append(recs[-1][0] - recs[0][0])
+            firsts.append(recs[0][0])
+    t.check(len(files) >= 2 and spans and max(spans) < 1000000000 and
+            all(b - a >= 1000000000 for a, b in zip(firsts, firsts[1:])),
+            f"file_seconds 1 over 3 s: {len(files)} files, each spanning < 1 s, "
+            f"started >= 1 s apart")
+    js = job_stats(st, "sec1")
+    t.check(js and js["reason"] == "duration limit", "file_seconds job ends on its duration")
     if t.failed == 0:
         shutil.rmtree(d, ignore_errors=True)
     return t.done()
