@@ -573,6 +573,14 @@ static void test_socket(void)
 	      (st.st_mode & 07777) == 0660, "socket file is a socket, mode 0660 (%o)",
 	      (unsigned)(st.st_mode & 07777));
 	CHECK_EQ(st.st_gid, getgid(), "socket group set");
+	{
+		char tmpname[160];
+
+		snprintf(tmpname, sizeof(tmpname), "%s.%ld.tmp", cfg.socket_path,
+			 (long)getpid());
+		CHECK(access(tmpname, F_OK) != 0,
+		      "bound under a temporary name, renamed into place");
+	}
 
 	/* a second server on the same live socket is refused */
 	srv2 = dpc_ctl_server_open(&cfg, methods, N_METHODS, NULL, err, sizeof(err));

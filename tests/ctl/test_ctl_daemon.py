@@ -196,6 +196,8 @@ def start_daemon(tmp):
         if os.path.exists(sock) or d.poll() is not None:
             break
         time.sleep(0.05)
+    # the daemon renames the socket into place only once it listens
+    # (with its mode and group set): it is usable as soon as it exists
     return d, sock, cap, pcap
 
 
@@ -230,7 +232,7 @@ def run(tmp):
     section("validate", lambda: test_validate(c))
     section("start errors", lambda: test_start_errors(c, cap))
     section("path escapes", lambda: test_path_escapes(c, cap, tmp))
-    section("lifecycle", lambda: state.update(jid=test_job_lifecycle(c, cap)))
+    section("lifecycle", lambda: state.update(jid=test_job_lifecycle(c, cap, sock)))
     section("get/stop/list errors", lambda: test_get_stop_list_errors(c, state["jid"]))
     section("barrage", lambda: test_barrage(c, sock))
     section("concurrent", lambda: test_concurrent(c, sock))
@@ -352,8 +354,8 @@ def test_path_escapes(c, cap, tmp):
          "no stray directory next to the capture root")
 
 
-def test_job_lifecycle(c, cap):
-    sub = Conn(c.s.getpeername())
+def test_job_lifecycle(c, cap, sock):
+    sub = Conn(sock)
     r = sub.call("events.subscribe")
     t.check(r.get("result", {}).get("subscribed") is True, "events.subscribe")
     t.check(expect(sub.call("events.subscribe", {"topics": []}), E_PARAMS, "params.topics"),
