@@ -403,8 +403,12 @@ def test_job_lifecycle(c, cap, sock):
 
 
 def test_get_stop_list_errors(c, jid):
-    t.check(expect(c.call("job.stop", {"id": jid}), E_ENDED, "params.id"),
-            "job.stop on a completed job: -32015")
+    r = c.call("job.stop", {"id": jid})
+    t.check(expect(r, E_ENDED, "params.id"), "job.stop on a completed job: -32015")
+    d = (r.get("error") or {}).get("data") or {}
+    t.check(d.get("state") == "completed" and d.get("job_reason") == "packet limit" and
+            "already ended" in (d.get("reason") or ""),
+            f"-32015 data: state, job_reason and the reason sentence ({json.dumps(d)})")
     t.check(expect(c.call("job.stop", {"id": 999999}), E_NO_JOB, "params.id"),
             "job.stop unknown id: -32010")
     t.check(expect(c.call("job.get", {"id": 999999}), E_NO_JOB, "params.id"),
@@ -845,7 +849,8 @@ def test_cli(sock, cap):
     t.eq(w.returncode, 5, f"dpcap wait on a stopped job: exit 5 ({wo.strip()} {we.strip()})")
     p = cli(sock, "stop", jid2)
     t.eq(p.returncode, 4, "dpcap stop on an ended job: exit 4")
-    t.check("already ended" in p.stderr, "and says it already ended")
+    t.check("already ended" in p.stderr and "stopped (stopped by request)" in p.stderr,
+            f"and says it already ended, and how ({p.stderr.strip()!r})")
     p = cli(sock, "status", "999999")
     t.eq(p.returncode, 4, "dpcap status unknown job: exit 4")
     p = cli(sock, "start", "-w", "bad", "tcp port frob")
