@@ -11,6 +11,7 @@ path escapes, the client limit, a slow reader, and the dpcap CLI's output
 and exit codes (start -c 1000 ... then wait, then the file read back with
 tcpdump).
 """
+import ctypes
 import json
 import os
 import shutil
@@ -138,6 +139,99 @@ def wait_final(c, jid, timeout=30):
     return None
 
 
+# ---- daemons never outlive the test ----
+# Every dpcapd is started with a parent-death signal (SIGTERM when this
+# process dies, even by SIGKILL) and is ended on every way out of the test:
+# normal return, an exception, SIGTERM/SIGINT/SIGHUP (meson's timeout sends
+# SIGTERM to the test's process group).
+DAEMONS = []
+PR_SET_PDEATHSIG = 1
+
+
+def _pdeathsig(parent):
+    def fn():
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+            os._exit(127)
+        if os.getppid() != parent:      # the parent died before prctl
+            os._exit(127)
+    return fn
+
+
+def spawn_daemon(args, **kw):
+    d = subprocess.Popen(args, preexec_fn=_pdeathsig(os.getpid()), **kw)
+    DAEMONS.append(d)
+    return d
+
+
+def end_daemon(d, grace=10):
+    """SIGTERM, then SIGKILL if it has not exited within grace seconds."""
+    if d.poll() is None:
+        d.send_signal(signal.SIGTERM)
+        try:
+            d.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            d.kill()
+            d.wait()
+
+
+def end_all_daemons():
+    while DAEMONS:
+        end_daemon(DAEMONS.pop())
+
+
+def _on_signal(sig, frame):
+    raise SystemExit(128 + sig)     # unwinds through the finally blocks
+
+
+def pid_gone(pid):
+    """True once pid has exited (a zombie waiting for its reaper counts)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except OSError:
+        return True
+
+
+def orphan_helper(tmp):
+    """Child mode: start a daemon, say its pid, then wait to be killed
+    (with the same signal handling and cleanup as main())."""
+    for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(s, _on_signal)
+    try:
+        d, sock, _, _ = start_daemon(tmp)
+        print(d.pid if os.path.exists(sock) else -1, flush=True)
+        time.sleep(120)
+    finally:
+        end_all_daemons()
+
+
+def test_orphans(tmp):
+    """A test process killed any way takes its daemon with it."""
+    for how in (signal.SIGKILL, signal.SIGTERM):
+        sub = os.path.join(tmp, f"orphan-{how.name}")
+        os.mkdir(sub)
+        h = subprocess.Popen([PY, os.path.abspath(__file__), "--orphan-helper", sub],
+                             stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+                             env=os.environ)
+        try:
+            line = h.stdout.readline().strip()
+            pid = int(line) if line.lstrip("-").isdigit() else -1
+            if not t.check(pid > 0, f"helper started a daemon (pid {pid})"):
+                continue
+            h.send_signal(how)
+            h.wait(timeout=30)
+            gone = wait_for(lambda: pid_gone(pid), 30)
+            if not gone:
+                os.kill(pid, signal.SIGKILL)
+            t.check(gone, f"test process killed by {how.name}: its dpcapd exits too")
+        finally:
+            if h.poll() is None:
+                h.kill()
+                h.wait()
+            h.stdout.close()
+
+
 def main():
     if os.geteuid() != 0:
         t.skip("needs root (DPDK vdevs, setpriv)")
@@ -146,15 +240,18 @@ def main():
         if not os.path.exists(p):
             t.skip(f"{p} not built")
             return t.done()
+    for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(s, _on_signal)
     tmp = tempfile.mkdtemp(prefix="dpc-ctl-it-")
     os.chmod(tmp, 0o711)
-    daemon = None
     try:
-        daemon = run(tmp)
+        orphans = os.path.join(tmp, "orphans")
+        os.mkdir(orphans)
+        test_orphans(orphans)
+        shutil.rmtree(orphans, ignore_errors=True)
+        run(tmp)
     finally:
-        if daemon and daemon.poll() is None:
-            daemon.kill()
-            daemon.wait()
+        end_all_daemons()
         shutil.rmtree(tmp, ignore_errors=True)
     return t.done()
 
@@ -188,14 +285,13 @@ def start_daemon(tmp):
     with open(cfgp, "w") as f:
         json.dump(cfg, f)
     log = open(os.path.join(tmp, "dpcapd.log"), "w")
-    d = subprocess.Popen(
+    d = spawn_daemon(
         [DPCAPD, "-l", "0-1", "--no-huge", "-m", "1024", "--no-pci",
          "--file-prefix", f"dpc-ctl-{os.getpid()}", "--log-level", "lib.*:warning",
-         "--", "--config", cfgp], stdout=log, stderr=subprocess.STDOUT)
-    for _ in range(300):
-        if os.path.exists(sock) or d.poll() is not None:
-            break
-        time.sleep(0.05)
+         "--", "--config", cfgp], stdout=log, stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL)
+    log.close()
+    wait_for(lambda: os.path.exists(sock) or d.poll() is not None, 60, step=0.05)
     # the daemon renames the socket into place only once it listens
     # (with its mode and group set): it is usable as soon as it exists
     return d, sock, cap, pcap
@@ -975,4 +1071,7 @@ def test_balance(c):
 
 
 if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--orphan-helper":
+        orphan_helper(sys.argv[2])
+        sys.exit(0)
     sys.exit(main())
