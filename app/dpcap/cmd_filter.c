@@ -61,14 +61,15 @@ static void filter_usage(FILE *f)
 "                   are written as they are\n"
 "  --vxlan-port P   UDP port carrying VXLAN; repeatable (at most %d);\n"
 "                   given ports replace the default 4789\n"
-"  -q, --quiet      no summary line\n"
+"  -q, --quiet      no summary line (a failure still prints one line)\n"
 "  -h, --help       this text\n"
 "\n"
 "On stderr a summary line: packets read, matched, written, files, frames\n"
 "truncated/invalid by layer, and why it stopped.\n"
 "\n"
-"Exit status: 0 done; 1 input unreadable or output not writable (one line\n"
-"on stderr says which); 2 bad arguments or bad EXPR; 3 input damaged\n"
+"Exit status: 0 done; 1 input unreadable, output not writable or a write\n"
+"error such as a full disk (one line on stderr says which; the files\n"
+"written stay valid); 2 bad arguments or bad EXPR; 3 input damaged\n"
 "mid-file (the output is valid and holds everything before the damage).\n",
 		DPC_PARSE_VXLAN_PORTS_MAX);
 }
@@ -90,8 +91,8 @@ struct fopts {
 	char *expr;
 };
 
-static int parse_uint(const char *opt, const char *s, uint64_t max,
-		      uint64_t *out)
+static int parse_uint(const char *opt, const char *s, uint64_t min,
+		      uint64_t max, uint64_t *out)
 {
 	char *end;
 	unsigned long long v;
@@ -100,13 +101,13 @@ static int parse_uint(const char *opt, const char *s, uint64_t max,
 		goto bad;
 	errno = 0;
 	v = strtoull(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v > max)
+	if (errno != 0 || *end != '\0' || v < min || v > max)
 		goto bad;
 	*out = v;
 	return 0;
 bad:
-	fprintf(stderr, ME ": %s: '%s' is not an integer in 0..%" PRIu64 "\n",
-		opt, s, max);
+	fprintf(stderr, ME ": %s: '%s' is not an integer in %" PRIu64 "..%"
+		PRIu64 "\n", opt, s, min, max);
 	return -EINVAL;
 }
 
@@ -196,36 +197,25 @@ static int parse_args(int argc, char **argv, struct fopts *o)
 			o->out = optarg;
 			break;
 		case 'c':
-			if (parse_uint("-c", optarg, UINT64_MAX, &o->count))
+			if (parse_uint("-c", optarg, 1, UINT64_MAX, &o->count))
 				return DPC_EXIT_USAGE;
-			if (o->count == 0) {
-				fprintf(stderr, ME ": -c: must be at least 1\n");
-				return DPC_EXIT_USAGE;
-			}
 			break;
 		case 'C':
 			if (parse_size(optarg, &o->file_bytes))
 				return DPC_EXIT_USAGE;
 			break;
 		case 'W':
-			if (parse_uint("-W", optarg, UINT32_MAX, &v))
+			if (parse_uint("-W", optarg, 1, UINT32_MAX, &v))
 				return DPC_EXIT_USAGE;
-			if (v == 0) {
-				fprintf(stderr, ME ": -W: must be at least 1\n");
-				return DPC_EXIT_USAGE;
-			}
 			o->files = (uint32_t)v;
 			break;
 		case 'G':
-			if (parse_uint("-G", optarg, UINT32_MAX, &o->file_seconds))
+			if (parse_uint("-G", optarg, 1, UINT32_MAX,
+				       &o->file_seconds))
 				return DPC_EXIT_USAGE;
-			if (o->file_seconds == 0) {
-				fprintf(stderr, ME ": -G: must be at least 1\n");
-				return DPC_EXIT_USAGE;
-			}
 			break;
 		case 's':
-			if (parse_uint("-s", optarg, DPC_PCAP_SNAPLEN_MAX, &v))
+			if (parse_uint("-s", optarg, 0, DPC_PCAP_SNAPLEN_MAX, &v))
 				return DPC_EXIT_USAGE;
 			o->snaplen = (uint32_t)v;
 			break;
@@ -236,13 +226,8 @@ static int parse_args(int argc, char **argv, struct fopts *o)
 			o->ring = true;
 			break;
 		case OPT_VXPORT:
-			if (parse_uint("--vxlan-port", optarg, 65535, &v))
+			if (parse_uint("--vxlan-port", optarg, 1, 65535, &v))
 				return DPC_EXIT_USAGE;
-			if (v == 0) {
-				fprintf(stderr, ME ": --vxlan-port: 0 is not a "
-					"port\n");
-				return DPC_EXIT_USAGE;
-			}
 			if (!o->ports_given) {
 				o->popts.n_vxlan_ports = 0;
 				o->ports_given = true;
@@ -670,9 +655,14 @@ int dpc_cmd_filter(int argc, char **argv)
 			fprintf(stderr, ME ": -w %s: cannot move the output into "
 				"place: %s\n", o.out, strerror(errno));
 			status = DPC_EXIT_FAIL;
+			goto out;
 		}
 	}
-	if (!o.quiet) {
+	if (o.quiet && status != DPC_EXIT_OK) {
+		/* -q drops the summary, never the reason for a failure */
+		fprintf(stderr, ME ": %s (%" PRIu64 " packets written to %s)\n",
+			stop, st.packets, o.out);
+	} else if (!o.quiet) {
 		fprintf(stderr, ME ": read %" PRIu64 ", matched %" PRIu64
 			", written %" PRIu64 " (%" PRIu64 " bytes, %u file%s",
 			n_read, n_match, st.packets, st.bytes, st.files,

@@ -198,6 +198,9 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
+#else
+	if (cfg.control)
+		fprintf(stderr, "dpcapd: \"control\" is configured but this dpcapd was built without the control socket; running config jobs only\n");
 #endif
 	fprintf(stderr, "dpcapd: running (%u port(s), %u job(s) from the config)\n",
 		cfg.dp.n_ports, started);
@@ -226,7 +229,9 @@ int main(int argc, char **argv)
 				if (idle_fired && active == 0)
 					break;
 			}
-			if (cfg.exit_when_done && active == 0)
+			/* with a control socket, wait for a first job from it */
+			if (cfg.exit_when_done && active == 0 &&
+			    (started || !cfg.control || dpc_dp_jobs_started(dp)))
 				break;
 #ifdef DPCAPD_HAVE_CONTROL
 			if (ctl) {

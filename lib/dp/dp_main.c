@@ -33,7 +33,7 @@
 
 RTE_LOG_REGISTER_DEFAULT(dpc_dp_logtype, INFO);
 
-#define JOBS_HISTORY_MAX 4096
+#define JOBS_HISTORY_MAX 1024
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -164,7 +164,7 @@ static int port_open(struct dpc_dp *dp, unsigned idx, char *err, size_t errlen)
 					    sock < 0 ? 0 : (unsigned)sock, NULL, dp->mbuf_pool);
 		if (rc) {
 			set_err(err, errlen,
-				"ports[%u]: rx queue %u setup on \"%s\": %s (net_pcap infinite_rx needs mbufs >= packets in the file)",
+				"ports[%u]: rx queue %u setup on \"%s\": %s (see mbufs, mbuf_data_room: net_pcap infinite_rx needs mbufs >= packets in the file, net_af_packet frames must fit one mbuf)",
 				idx, q, p->devname, strerror(-rc));
 			return rc;
 		}
@@ -571,7 +571,7 @@ static void trim_history(struct dpc_dp *dp)
 		struct dp_job *job = dp->jobs[i];
 
 		if (k < JOBS_HISTORY_MAX / 4 && job->phase == DP_PHASE_DONE) {
-			rte_free(job);
+			free(job);
 			k++;
 			continue;
 		}
@@ -625,6 +625,16 @@ unsigned dpc_dp_jobs_active(const struct dpc_dp *dp)
 
 	for (i = 0; i < dp->n_jobs; i++)
 		if (dp->jobs[i]->phase != DP_PHASE_DONE && !dp->jobs[i]->hidden)
+			n++;
+	return n;
+}
+
+unsigned dpc_dp_jobs_started(const struct dpc_dp *dp)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < dp->n_jobs; i++)
+		if (!dp->jobs[i]->hidden)
 			n++;
 	return n;
 }
@@ -704,7 +714,11 @@ static struct dp_job *job_new(struct dpc_dp *dp, const struct dpc_job_spec *spec
 		dp->jobs = nj;
 		dp->cap_jobs = cap;
 	}
-	job = rte_zmalloc("dpc_job", sizeof(*job), RTE_CACHE_LINE_SIZE);
+	/* plain heap: job history must not eat the EAL memory (-m) */
+	job = aligned_alloc(RTE_CACHE_LINE_SIZE,
+			    RTE_ALIGN_CEIL(sizeof(*job), RTE_CACHE_LINE_SIZE));
+	if (job)
+		memset(job, 0, sizeof(*job));
 	if (!job) {
 		rc = -ENOMEM;
 		set_err(err, errlen, "out of memory");
@@ -719,7 +733,7 @@ static struct dp_job *job_new(struct dpc_dp *dp, const struct dpc_job_spec *spec
 	if (!job->filter) {
 		rc = errno == ENOMEM ? -ENOMEM : -EBADMSG;
 		set_err(err, errlen, "filter: %s", dp->ferr.msg);
-		rte_free(job);
+		free(job);
 		goto fail;
 	}
 	if (!dpc_filter_is_native(job->filter)) {
@@ -820,7 +834,7 @@ fail:
 	if (job->pf)
 		dpc_pcapfile_close(job->pf, NULL);
 	job_release(job);
-	rte_free(job);
+	free(job);
 	return rc;
 }
 
@@ -1379,7 +1393,7 @@ int dpc_dp_destroy(struct dpc_dp *dp)
 		if (job->close_rc && !rc)
 			rc = job->close_rc;
 		job_release(job);
-		rte_free(job);
+		free(job);
 	}
 	free(dp->jobs);
 	for (i = 0; i < dp->n_ports; i++)

@@ -233,6 +233,9 @@ void dpc_dp_set_event_cb(struct dpc_dp *dp, dpc_dp_event_cb fn, void *arg);
 /** Packets received by all queues so far (idle detection). */
 uint64_t dpc_dp_rx_total(struct dpc_dp *dp);
 
+/** Jobs started since the daemon started (not counting validations). */
+unsigned dpc_dp_jobs_started(const struct dpc_dp *dp);
+
 /** Number of jobs running or still finishing their files. */
 unsigned dpc_dp_jobs_active(const struct dpc_dp *dp);
 

@@ -69,9 +69,14 @@ void dpc_filter_free(struct dpc_filter *f);
 
 /*
  * BPF acceleration. Each BPF-evaluated primitive of a compiled filter holds
- * a classic BPF program (run with libpcap's bpf_filter() by default). A
- * host that has a faster engine (the daemon: DPDK rte_bpf JIT) installs an
- * exec function per program; it is called with the untagged frame bytes.
+ * a classic BPF program (run with libpcap's bpf_filter() by default); a
+ * plain-tcpdump expression also holds its whole-expression program, which
+ * decides frames truncated before a field the native code reads and
+ * expressions mixing native and BPF primitives. A host that has a faster
+ * engine (the daemon: DPDK rte_bpf JIT) installs an exec function per
+ * program; it is called with the level's untagged view (MACs, ethertype
+ * after the tags, rest of the frame), its captured and wire length, and
+ * returns the BPF return value (non-zero: match).
  */
 struct bpf_insn;
 typedef uint32_t (*dpc_filter_bpf_exec_t)(void *ctx, const uint8_t *pkt,

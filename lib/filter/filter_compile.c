@@ -52,6 +52,9 @@ struct parser {
 	int scope;
 	int depth;
 	struct quals last;
+	int last_num_kind;  /* FP_VNI/FP_VLAN: "vni 5001 or 5002" */
+	int bare_pos, bare_len; /* last id that inherited qualifiers */
+	int last_num_scope;
 	struct dpc_filter_error *err;
 	bool failed;
 	bool nomem;
@@ -767,6 +770,24 @@ static uint32_t primitive(struct parser *p)
 	}
 	tok_text(p, t, w, sizeof(w));
 
+	/* A bare number after "vni N" / "vlan N" is another VNI / VLAN ID. */
+	if (p->last_num_kind && isdigit((unsigned char)w[0]) && is_boundary(p, nx)) {
+		uint32_t max = p->last_num_kind == FP_VNI ? 0xffffff : 4095;
+
+		if (!tok_num(p, t, max, &v)) {
+			err_tok(p, t, p->last_num_kind == FP_VNI ?
+				"VNI must be 0..16777215, got" :
+				"VLAN ID must be 0..4095, got");
+			return 0;
+		}
+		p->cur++;
+		n.kind = (uint8_t)p->last_num_kind;
+		n.u.num = v;
+		n.op = FN_PRIM;
+		n.scope = (uint8_t)p->last_num_scope;
+		return new_node(p, &n);
+	}
+	p->last_num_kind = 0;
 	/* dpcap's own primitives. */
 	if (!strcmp(w, "vxlan") || !strcmp(w, "vni") || !strcmp(w, "vlan")) {
 		p->uses_ext = true;
@@ -786,6 +807,8 @@ static uint32_t primitive(struct parser *p)
 			p->cur++;
 			n.kind = FP_VNI;
 			n.u.num = v;
+			p->last_num_kind = FP_VNI;
+			p->last_num_scope = p->scope;
 			return prim_node(p, &n);
 		}
 		n.kind = FP_VLAN;
@@ -797,6 +820,8 @@ static uint32_t primitive(struct parser *p)
 			}
 			p->cur++;
 			n.u.num = v;
+			p->last_num_kind = FP_VLAN;
+			p->last_num_scope = p->scope;
 		}
 		return prim_node(p, &n);
 	}
@@ -912,6 +937,8 @@ static uint32_t primitive(struct parser *p)
 			q = p->last;
 		else
 			q.qs = q.qe = t->pos;
+		p->bare_pos = t->pos;
+		p->bare_len = t->len;
 	}
 	{
 		const struct token *id0, *id1;
@@ -1165,6 +1192,8 @@ struct dpc_filter *dpc_filter_compile(const char *expr,
 	if (ntok < 0)
 		goto nomem;
 	p.n_toks = ntok;
+	p.bare_pos = p.toks[0].pos;
+	p.bare_len = p.toks[0].len;
 	if (bad >= 0) {
 		err_tok(&p, &p.toks[bad], "unexpected character");
 		goto fail;
@@ -1208,6 +1237,17 @@ struct dpc_filter *dpc_filter_compile(const char *expr,
 				if (p.nomem)
 					goto nomem;
 			}
+		} else if (!p.failed) {
+			/* Each piece is valid tcpdump but the whole is not
+			 * ("src 10.0.0.1 and 80"): refuse it as tcpdump does,
+			 * naming the last abbreviated id, the usual culprit. */
+			const char *why = pcap_geterr(p.pd);
+			const char *noise = "can't parse filter expression: ";
+
+			if (why && strncmp(why, noise, strlen(noise)) == 0)
+				why += strlen(noise);
+			set_err(&p, p.bare_pos, p.bare_len, "%s at",
+				why && *why ? why : "syntax error");
 		}
 	}
 	if (p.failed)

@@ -456,6 +456,15 @@ static void link_vlans(struct dpc_triage *t, const struct dpc_hdrs *h)
 	}
 }
 
+/* IP packet size as it was on the wire: the header's total length, unless
+ * the frame on the wire was shorter (a malformed length, not a big packet). */
+static uint32_t wire_ip_len(const struct dpc_hdrs *h, uint32_t wirelen)
+{
+	uint32_t room = h->off.l3 < wirelen ? wirelen - h->off.l3 : 0;
+
+	return h->l3.tot_len < room ? h->l3.tot_len : room;
+}
+
 static void link_layer(struct dpc_triage *t, const struct dpc_key *key,
 		       uint32_t caplen, uint32_t wirelen)
 {
@@ -499,7 +508,7 @@ static void link_layer(struct dpc_triage *t, const struct dpc_key *key,
 		e->pkts++;
 		e->bytes += wirelen;
 		if (key->inner.have & (DPC_HAVE_IPV4 | DPC_HAVE_IPV6))
-			inner = key->inner.l3.tot_len;
+			inner = wire_ip_len(&key->inner, wirelen);
 		need = inner + DPC_VXLAN_OVERHEAD + (o->l3.family == 6 ? 20 : 0);
 		if (inner > e->max_inner)
 			e->max_inner = inner;
@@ -510,7 +519,8 @@ static void link_layer(struct dpc_triage *t, const struct dpc_key *key,
 		}
 		return;
 	}
-	if (o->l3.tot_len > t->o.mtu) {
+	if (wire_ip_len(o, wirelen) > t->o.mtu) {
+		uint32_t len = wire_ip_len(o, wirelen);
 		struct ipa src;
 		struct big_e *e;
 
@@ -519,8 +529,8 @@ static void link_layer(struct dpc_triage *t, const struct dpc_key *key,
 		e = tab_get(&t->bigs, &src);
 		if (e != NULL) {
 			e->frames++;
-			if (o->l3.tot_len > e->max_len)
-				e->max_len = o->l3.tot_len;
+			if (len > e->max_len)
+				e->max_len = len;
 			ev_add(&e->ev, t->pkt_no);
 		}
 		t->cur_layers |= 1u << DPC_TRIAGE_LINK;

@@ -6,6 +6,7 @@
 original's inner fields), and every bad argument / unreadable file: exit
 status and one line on stderr."""
 import glob
+import hashlib
 import json
 import os
 import shutil
@@ -26,6 +27,38 @@ def p(name):
 
 def dpcap(*args):
     return run([DPCAP, "filter"] + list(args))
+
+
+def manifest_problems(d, n_total):
+    """What manifest.json of directory d gets wrong about the .pcap files
+    really there (names, packets, bytes, first/last timestamp, sha256) and
+    the run's total of n_total packets; [] when it is right."""
+    try:
+        man = json.load(open(os.path.join(d, "manifest.json")))
+    except (OSError, ValueError) as e:
+        return [f"manifest.json unreadable: {e}"]
+    bad = []
+    names = sorted(os.path.basename(f) for f in glob.glob(os.path.join(d, "*.pcap")))
+    listed = [e.get("name") for e in man.get("files", [])]
+    if sorted(listed) != names:
+        bad.append(f"lists {listed}, directory holds {names}")
+    for e in man.get("files", []):
+        f = os.path.join(d, str(e.get("name")))
+        if not os.path.exists(f):
+            continue
+        recs = read_pcap(f)[1]
+        data = open(f, "rb").read()
+        want = {"packets": len(recs), "bytes": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "first_ns": recs[0][0] if recs else None,
+                "last_ns": recs[-1][0] if recs else None}
+        for k, v in want.items():
+            if e.get(k) != v:
+                bad.append(f"{e['name']}: {k} {e.get(k)} != {v}")
+    if man.get("totals", {}).get("packets") != n_total:
+        bad.append(f"totals.packets {man.get('totals', {}).get('packets')} "
+                   f"!= {n_total}")
+    return bad
 
 
 def dir_records(d):
@@ -75,13 +108,11 @@ for size, limit in (("64k", 65536), ("1", 1000000)):
                                      max(sizes) > limit * 0.9),
             f"-C {size}: files fill up to {limit} bytes, never more "
             f"(largest {max(sizes)})")
-    try:
-        man = json.load(open(os.path.join(d, "manifest.json")))
-        text = json.dumps(man)
-        t.check(all(os.path.basename(f) in text for f in files),
-                f"-C {size}: manifest.json lists every file")
-    except (OSError, ValueError) as e:
-        t.check(False, f"-C {size}: manifest.json readable ({e})")
+    bad = manifest_problems(d, len(all_recs))
+    t.check(not bad, f"-C {size}: manifest.json lists every file with its "
+            f"packets, bytes, first/last timestamp and sha256")
+    for b in bad[:5]:
+        t.diag(b)
     t.check(not glob.glob(os.path.join(d, "*.part")),
             f"-C {size}: no .part file left")
 for f in files[:1]:
@@ -89,6 +120,9 @@ for f in files[:1]:
                       "frame.number"])
     t.check(rc == 0 and not warnings(err), "-C: tshark reads a rotated file "
             "without a warning")
+    rc, _, err = run(["tcpdump", "-nr", f, "-w", "/dev/null"])
+    t.check(rc == 0 and not warnings(err), "-C: tcpdump reads a rotated "
+            "file without a warning")
 
 # ---- -W: stop after FILES files; --ring: keep the newest FILES ----
 d = p("W3")
@@ -104,6 +138,11 @@ files, got = dir_records(d)
 t.check(rc == 0 and len(files) == 3 and got == all_recs[-len(got):],
         f"-C 64k -W 3 --ring: 3 newest files, the last {len(got)} packets")
 t.check("deleted by --ring" in err, "--ring: summary counts deleted files")
+bad = manifest_problems(d, len(all_recs))
+t.check(not bad, "--ring: manifest.json lists exactly the files kept, each "
+        "right (packets, bytes, timestamps, sha256)")
+for b in bad[:5]:
+    t.diag(b)
 
 # ---- -G (rotation by capture time) ----
 spread = [(1767225600 * 10**9 + i * 250 * 10**6, r[1], r[2], r[3])
@@ -234,7 +273,12 @@ CASES = [
     (["-r", good, "-w", "-"], 2, "not supported"),
     (["-r", "-", "-w", p("o.pcap")], 2, "not supported"),
     (["-r", good, "-w", p("o.pcap"), "-c", "0"], 2, "-c"),
-    (["-r", good, "-w", p("o.pcap"), "-c", "abc"], 2, "-c: 'abc'"),
+    (["-r", good, "-w", p("o.pcap"), "-c", "abc"], 2,
+     "-c: 'abc' is not an integer in 1.."),
+    (["-r", good, "-w", p("o.pcap"), "-G", "x"], 2,
+     "-G: 'x' is not an integer in 1.."),
+    (["-r", good, "-w", p("o.pcap"), "-C", "1", "-W", "x"], 2,
+     "-W: 'x' is not an integer in 1.."),
     (["-r", good, "-w", p("o.pcap"), "-c", "-5"], 2, "-c"),
     (["-r", good, "-w", p("o.pcap"), "-c"], 2, "needs a value"),
     (["-r", good, "-w", p("o.pcap"), "-C", "0"], 2, "-C"),
@@ -274,6 +318,10 @@ _, got = read_pcap(p("torn-out.pcap"))
 t.check(rc == 3 and "input damaged" in err and 0 < len(got) and
         got == all_recs[:len(got)],
         f"torn input: exit 3, the {len(got)} whole packets before it written")
+rc, _, err = dpcap("-q", "-r", p("torn.pcap"), "-w", p("torn-out.pcap"))
+t.check(rc == 3 and len(err.strip().splitlines()) == 1 and
+        "input damaged" in err, "torn input, -q: exit 3 and still one line "
+        "saying why (-q only drops the summary)")
 
 # Full disk: a 512 KiB tmpfs. Exit 1, the error named, and the output is a
 # valid file holding a prefix of the packets.
@@ -293,6 +341,26 @@ else:
                 f"packets kept in a valid file")
         t.check(not glob.glob(os.path.join(mnt, "*.dpcap-*")),
                 "full disk: no scratch directory left behind")
+        os.unlink(out)
+        rc, _, err = dpcap("-q", "-r", imix, "-w", out)
+        t.check(rc == 1 and len(err.strip().splitlines()) == 1 and
+                "No space left on device" in err,
+                "full disk, -q: exit 1 and still one line naming ENOSPC")
+        os.unlink(out)
+        # directory mode: every rotated file valid, the manifest right
+        d = os.path.join(mnt, "rot")
+        rc, _, err = dpcap("-r", imix, "-w", d, "-C", "64k")
+        files, got = dir_records(d)
+        t.check(rc == 1 and "No space left on device" in err and
+                len(err.strip().splitlines()) == 1 and len(files) > 1 and
+                got == all_recs[:len(got)],
+                f"full disk, -C 64k: exit 1, ENOSPC named, {len(files)} valid "
+                f"files holding the first {len(got)} packets")
+        bad = manifest_problems(d, len(got))
+        t.check(not bad, "full disk, -C 64k: manifest.json right about every "
+                "file left")
+        for b in bad[:5]:
+            t.diag(b)
     finally:
         run(["umount", mnt])
 

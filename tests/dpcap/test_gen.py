@@ -102,6 +102,10 @@ for r in rows:
         vnis[vni] += 1
         port = udst.split(",")[0]
         protos["vxlan-" + port] += 1
+        inner = layers[layers.index("vxlan") + 1:]
+        for l in ("eth", "ip", "ipv6", "tcp", "udp"):
+            if l in inner:
+                protos[f"vxlan-{port}-inner-{l}"] += 1
         if (vni == "5001" and src.split(",")[0] in ("192.0.2.10", "192.0.2.20")
                 and "10.0.1.5" in src.split(",")[1:] + dst.split(",")[1:]
                 and "5432" in (tdst, tsrc)):
@@ -126,6 +130,11 @@ for want in ("vlan", "ieee8021ad", "qinq", "ip", "ipv6", "tcp", "udp", "icmp",
              "ipv6.hopopts", "ipv6.routing", "ipv6.fraghdr", "ipv6.dstopts",
              "vxlan-4789", "vxlan-8472", "syn", "fin", "rst"):
     t.check(protos[want] > 0, f"sample: has {want} ({protos[want]})")
+for port in ("4789", "8472"):
+    for l in ("eth", "ip", "ipv6", "tcp", "udp"):
+        k = f"vxlan-{port}-inner-{l}"
+        t.check(protos[k] > 0, f"sample: VXLAN on {port} carries inner {l} "
+                f"({protos[k]})")
 t.check(vnis["5001"] > 0 and vnis["5002"] > 0,
         f"sample: VNIs 5001 ({vnis['5001']}) and 5002 ({vnis['5002']})")
 t.check(sess >= 20, f"sample: 10.0.1.5 <-> 10.0.3.7:5432 in VNI 5001 over "

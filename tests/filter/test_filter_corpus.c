@@ -7,6 +7,11 @@
  * libpcap's (pcap_offline_filter on the same bytes, as tcpdump -r would
  * decide). The classifier is checked against the individual verdicts on
  * the same packets. Skipped (counted) when the corpus is absent.
+ *
+ * With file arguments (dpcap-gen's sample, malformed and overlay traffic)
+ * it reads those instead, and also checks VXLAN packets whose underlay is
+ * untagged Ethernet/IPv4 without options: their tenant frame starts at
+ * byte 50, so libpcap on frame+50 is the oracle for the unscoped verdicts.
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -27,9 +32,11 @@ static const char *const extra[] = {
 #define N_EXTRA (sizeof(extra) / sizeof(extra[0]))
 #define N_ALL (N_PLAIN + N_EXTRA)
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const char *dir = getenv("DPCAP_CORPUS");
+	unsigned long vx_compared = 0, vx_bad = 0;
+	int argi = 1;
 	struct dpc_filter *f[N_ALL];
 	struct bpf_program prog[N_PLAIN];
 	unsigned bad[N_PLAIN] = { 0 };
@@ -41,7 +48,8 @@ int main(void)
 	DIR *d;
 	struct dirent *e;
 
-	if (dir == NULL || (d = opendir(dir)) == NULL) {
+	d = NULL;
+	if (argc == 1 && (dir == NULL || (d = opendir(dir)) == NULL)) {
 		DPC_SKIP("corpus %s absent", dir ? dir : "(DPCAP_CORPUS unset)");
 		return dpc_test_done();
 	}
@@ -60,15 +68,26 @@ int main(void)
 	cl2 = dpc_classifier_build(f + DPC_CLASSIFIER_MAX - 8, N_ALL - (DPC_CLASSIFIER_MAX - 8));
 	dpc_parse_opts_init(&opts);
 	dpc_parse_opts_add_vxlan_port(&opts, 8472);
-	while ((e = readdir(d)) != NULL) {
+	for (;;) {
 		char path[4096], errbuf[PCAP_ERRBUF_SIZE];
 		struct pcap_pkthdr *h;
 		const u_char *data;
 		pcap_t *in;
+		const char *name;
 
-		if (!strstr(e->d_name, ".pcap"))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (d) {
+			if ((e = readdir(d)) == NULL)
+				break;
+			if (!strstr(e->d_name, ".pcap"))
+				continue;
+			name = e->d_name;
+			snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		} else {
+			if (argi >= argc)
+				break;
+			name = argv[argi];
+			snprintf(path, sizeof(path), "%s", argv[argi++]);
+		}
 		in = pcap_open_offline(path, errbuf);
 		if (in == NULL || pcap_datalink(in) != DLT_EN10MB) {
 			skipped_files++;
@@ -102,13 +121,39 @@ int main(void)
 						bad[i]++;
 						if (shown++ < 20)
 							printf("# %s packet %lu: '%s' dpcap %d "
-							       "libpcap %d\n", e->d_name, packets,
+							       "libpcap %d\n", name, packets,
 							       plain_exprs[i], got, ref);
 					}
 				}
 			}
 			if (plain)
 				compared++;
+			if ((key.flags & DPC_KEY_VXLAN) && h->caplen >= 50 + 14 &&
+			    data[12] == 0x08 && data[13] == 0x00 && data[14] == 0x45 &&
+			    key.inner.off.l2 == 50 &&
+			    !(data[62] == 0x81 && data[63] == 0x00) &&
+			    !(data[62] == 0x88 && data[63] == 0xa8) &&
+			    !(data[62] == 0x91 && data[63] == 0x00) &&
+			    data[23] == 17 && ((data[38] << 8) | data[39]) >= 30) {
+				/* tenant frame at 50, to the end of the UDP datagram */
+				struct pcap_pkthdr ih = *h;
+				uint32_t ulen = (uint32_t)((data[38] << 8) | data[39]);
+				uint32_t end = 34 + ulen;
+
+				ih.len = end - 50;
+				ih.caplen = h->caplen < end ? h->caplen - 50 : end - 50;
+				vx_compared++;
+				for (unsigned i = 0; i < N_PLAIN; i++) {
+					bool ref = pcap_offline_filter(&prog[i], &ih, data + 50) != 0;
+
+					if (ref != dpc_filter_match(f[i], &key, data, h->caplen)) {
+						vx_bad++;
+						if (shown++ < 20)
+							printf("# %s packet %lu (vxlan): '%s'\n",
+							       name, packets, plain_exprs[i]);
+					}
+				}
+			}
 			if (cl && dpc_classifier_match(cl, &key, data, h->caplen) != want)
 				cl_bad++;
 			if (cl2 && dpc_classifier_match(cl2, &key, data, h->caplen) != want2)
@@ -116,13 +161,19 @@ int main(void)
 		}
 		pcap_close(in);
 	}
-	closedir(d);
+	if (d)
+		closedir(d);
 	CHECK(files > 0, "%lu Ethernet files read (%lu other link types skipped), "
 	      "%lu packets, %lu untagged non-overlay", files, skipped_files, packets,
 	      compared);
 	for (unsigned i = 0; i < N_PLAIN; i++)
 		CHECK_EQ(bad[i], 0, "corpus: '%s' == libpcap on %lu packets",
 			 plain_exprs[i], compared);
+	if (argc > 1)
+		CHECK(vx_compared > 0 && vx_bad == 0, "VXLAN tenant frames (underlay "
+		      "Eth/IPv4/UDP, tenant at byte 50): %lu packets x %zu expressions == "
+		      "libpcap on the tenant frame (%lu disagreements)", vx_compared,
+		      N_PLAIN, vx_bad);
 	CHECK(cl != NULL && cl2 != NULL && cl_bad == 0,
 	      "classifier mask == individual verdicts on every packet (%lu wrong)",
 	      cl_bad);

@@ -35,6 +35,7 @@ struct term {
 	bool neg;
 	const char *pcap; /* T_INNER/T_OUTER: tcpdump expression */
 	int num;          /* T_VNI, T_VLAN/T_OVLAN id (-1 any) */
+	int num2;         /* or this one ("vni 5001 or 5002"), 0: none */
 };
 struct scoped {
 	const char *expr;
@@ -62,6 +63,9 @@ static const struct scoped scoped_exprs[] = {
 	  { { T_OUTER, true, "ip6", 0 }, { T_INNER, false, "tcp[13] & 2 != 0", 0 } }, 2 },
 	{ "outer host 192.0.2.10 or 192.0.2.20",
 	  { { T_OUTER, false, "host 192.0.2.10 or 192.0.2.20", 0 } }, 1 },
+	{ "vni 5001 or 5002", { { T_VNI, false, NULL, 5001, 5002 } }, 1 },
+	{ "vlan 100 or 200 and ip", { { T_VLAN, false, NULL, 100, 200 },
+				       { T_INNER, false, "ip", 0, 0 } }, 2 },
 	{ "outer ether host 02:00:00:00:00:01 and not vni 42",
 	  { { T_OUTER, false, "ether host 02:00:00:00:00:01", 0 },
 	    { T_VNI, true, NULL, 42 } }, 2 },
@@ -144,11 +148,15 @@ static bool scoped_expected(pcap_t *pd, const struct scoped *s,
 			v = g->vxlan;
 			break;
 		case T_VNI:
-			v = g->vxlan && g->vni == (uint32_t)t->num;
+			v = g->vxlan && (g->vni == (uint32_t)t->num ||
+					 (t->num2 && g->vni == (uint32_t)t->num2));
 			break;
 		case T_VLAN:
 			v = g->n_tags > 0 && (t->num < 0 || g->vid[0] == t->num ||
-					      (g->n_tags > 1 && g->vid[1] == t->num));
+					      (g->n_tags > 1 && g->vid[1] == t->num) ||
+					      (t->num2 && (g->vid[0] == t->num2 ||
+							   (g->n_tags > 1 &&
+							    g->vid[1] == t->num2))));
 			break;
 		case T_OVLAN:
 			if (g->vxlan || g->n_otags)

@@ -43,7 +43,7 @@ def main():
             jobs.append({"name": f"j{i}", "filter": expr})
         cfg = base_config(os.path.join(d, f"cap{n}"),
                           [(f"net_pcap0,rx_pcap={imix},infinite_rx=1", 1)],
-                          jobs=jobs, mbufs=8191, mbuf_cache=64,
+                          jobs=jobs, mbufs=8191, mbuf_cache=256,
                           worker_idle_sleep_us=0, min_free_bytes=0)
         tag = f"qb{n}"
         p = start_daemon(cfg, d, tag, mem=512)

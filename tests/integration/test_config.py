@@ -28,6 +28,8 @@ BAD = [
     ({"ports": [{"name": "p"}]}, "ports[0].device: missing"),
     ({"ports": [{"device": "net_null0", "rx_queues": 0}]}, "ports[0].rx_queues: must be an integer 1..16, got 0"),
     ({"ports": [{"device": "net_null0", "speed": 1}]}, "ports[0].speed: unknown key"),
+    ({"ports": [{"device": "net_null0", "timestamps": "ptp"}]},
+     'ports[0].timestamps: must be "auto", "tsc" or "hw", got "ptp"'),
     ({"sha256": "yes"}, 'sha256: must be true or false, got "yes"'),
     ({"mbufs": 700, "mbuf_cache": 500}, "mbuf_cache: 500 is more than mbufs / 1.5 (mbufs 700)"),
     ({"jobs": [{"filter": "tcp"}]}, "jobs[0].name: missing"),
