@@ -280,6 +280,22 @@ def retrans(segs=100, lost=(10, 20, 30, 40, 50, 60, 70, 80, 85, 90)):
     return sorted(pk, key=lambda p: p.time)
 
 
+def zerowin(stalls=4):
+    """A bulk download whose client stops reading: it advertises a zero
+    window `stalls` times, then a window update lets the server go on."""
+    pk = []
+    background(pk, T0)
+    c = Tcp(pk, "10.0.1.5", "10.0.2.8", 43500, 8000, T0 + 1.0)
+    c.handshake()
+    for k in range(stalls):
+        for _ in range(4):
+            c.send(False, b"z" * 1000, dt=0.001)
+        c.ack(True, dt=0.0002, win=0)
+        c.ack(True, dt=0.05, win=65535)
+    c.close()
+    return sorted(pk, key=lambda p: p.time)
+
+
 def udp_noreply(n=6):
     """SNMP requests (each from its own port) to a station that never
     answers; background NTP is answered."""
@@ -483,6 +499,7 @@ ALL = {
     "loop": loop,
     "nxdomain": nxdomain,
     "retrans": retrans,
+    "zerowin": zerowin,
     "udp_noreply": udp_noreply,
     "servfail": servfail,
     "dns_dead": dns_dead,

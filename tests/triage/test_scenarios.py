@@ -371,6 +371,16 @@ def nearest_rank(vals, pct):
     return v[max(1, (pct * len(v) + 99) // 100) - 1]
 
 
+# --- zero window: the receiver (client) stops reading ---
+rep = exact("zerowin", ["tcp_zero_window"])
+x = finding(rep, "tcp_zero_window") or {}
+evidence("zerowin", x, "tcp.analysis.zero_window", "transport")
+t.check("10.0.1.5 -> 10.0.2.8:8000" in x.get("text", ""),
+        "zerowin: sentence names the connection 10.0.1.5 -> 10.0.2.8:8000")
+row = [r for r in tcp_rows(rep) if r["port"] == 8000]
+xcheck(row[0]["zero_windows"] if row else -1, files["zerowin"], "tcp.analysis.zero_window",
+       "zerowin: zero_windows in the TCP table")
+
 # --- UDP requests that get no reply ---
 rep = exact("udp_noreply", ["udp_no_reply"])
 x = finding(rep, "udp_no_reply") or {}
