@@ -370,6 +370,44 @@ def tls_alert(n=3):
         c.send(False, b"\x15\x03\x03\x00\x02\x02\x28")
         c.ack(True)
         c.close()
+    # a warning-level close_notify is a normal close, not a finding
+    c = Tcp(pk, "10.0.1.5", "10.0.2.10", 44100, 443, T0 + 2.0)
+    c.handshake()
+    c.send(True, _tls_client_hello("ok.example.com"))
+    c.send(False, b"\x16\x03\x03\x00\x04\x02\x00\x00\x00")
+    c.send(True, b"\x15\x03\x03\x00\x02\x01\x00")
+    c.ack(False)
+    c.close()
+    return sorted(pk, key=lambda p: p.time)
+
+
+def http_5xx(n=5, good=5):
+    """An HTTP server answering n requests with 503 (and good with 200)."""
+    pk = []
+    background(pk, T0)
+    for i in range(n + good):
+        c = Tcp(pk, "10.0.1.5", "10.0.2.50", 53000 + i, 8080, T0 + 1.0 + i * 0.1)
+        c.handshake()
+        c.send(True, f"GET /api/{i} HTTP/1.1\r\nHost: api\r\n\r\n".encode())
+        c.ack(False)
+        if i < n:
+            c.send(False, b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")
+        else:
+            c.send(False, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        c.ack(True)
+        c.close()
+    return sorted(pk, key=lambda p: p.time)
+
+
+def dns_refused(n=3):
+    """A resolver that refuses recursion to this client."""
+    pk = []
+    background(pk, T0)
+    for i in range(n):
+        t = T0 + 1.0 + i * 0.05
+        name = f"www{i}.example.org"
+        _dnsq(pk, t, 39000 + i, "10.0.0.56", 6000 + i, name)
+        _dnsr(pk, t + 0.002, 39000 + i, "10.0.0.56", 6000 + i, name, 5)
     return sorted(pk, key=lambda p: p.time)
 
 
@@ -510,6 +548,8 @@ ALL = {
     "over_mtu": over_mtu,
     "reset": reset,
     "hs_rtt": hs_rtt,
+    "http_5xx": http_5xx,
+    "dns_refused": dns_refused,
 }
 
 

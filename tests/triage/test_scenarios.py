@@ -433,7 +433,7 @@ evidence("tls_alert", x, "tls.alert_message.level==2 && tls.alert_message.desc==
 t.check("handshake_failure(40)" in x.get("text", "") and "SNI legacy.example.com" in x.get("text", ""),
         "tls_alert: sentence names the alert and the SNI")
 xcheck(sum(a["count"] for a in rep["application"]["tls"]["alerts"]), files["tls_alert"],
-       "tls.alert_message", "tls_alert: alerts table")
+       "tls.alert_message", "tls_alert: alerts table (fatal and warning)")
 
 # --- ICMP / ICMPv6 destination unreachable, by code ---
 rep = exact("unreach", ["ip_unreachable"] * 6 + ["port_unreachable"] * 2)
@@ -454,6 +454,11 @@ for v6, table in ((False, scenarios.UNREACH4), (True, scenarios.UNREACH6)):
                 xs[0]["layer"] == ("transport" if port else "internet") and
                 xs[0]["count"] == len(fr) and rtr in xs[0]["text"] and dst in xs[0]["text"],
                 f"{name}: one {want} finding naming {rtr} and {dst}, packets == tshark -Y '{dfilter}'")
+
+t.eq(sorted((r["server"], r["unreachable"], r["unanswered"]) for r in tcp_rows(rep) if r["port"] == 443
+            and r["server"] != "10.0.2.9"),
+     sorted((d, 3, 0) for _, c, d, l4 in scenarios.UNREACH4 + scenarios.UNREACH6 if l4 == "tcp"),
+     "unreach: SYNs answered by ICMP count as unreachable, not unanswered, per server")
 
 # --- ICMPv6 packet too big ---
 rep = exact("ptb6", ["ip_pmtu"])
@@ -501,6 +506,19 @@ evidence("reset", x, "tcp.flags.reset==1", "transport")
 row = [r for r in tcp_rows(rep) if r["port"] == 9000]
 t.check(bool(row) and row[0]["reset"] == 3 and row[0]["completed"] == 3,
         "reset: TCP table has 3 completed connections, 3 reset")
+
+# --- HTTP 5xx ---
+rep = exact("http_5xx", ["http_5xx"])
+x = finding(rep, "http_5xx") or {}
+evidence("http_5xx", x, "http.response.code >= 500", "application")
+t.check("10.0.2.50:8080" in x.get("text", "") and "status 503" in x.get("text", ""),
+        "http_5xx: sentence names 10.0.2.50:8080 and status 503")
+
+# --- DNS REFUSED ---
+rep = exact("dns_refused", ["dns_refused"])
+x = finding(rep, "dns_refused") or {}
+evidence("dns_refused", x, "dns.flags.rcode==5", "application")
+t.check("10.0.0.56" in x.get("text", ""), "dns_refused: sentence names the server")
 
 # --- handshake RTT percentiles ---
 f = files["hs_rtt"]
