@@ -194,6 +194,11 @@ static int print_error(struct client *c, json_t *error, const char *expr)
 	fprintf(stderr, "dpcap: %s (%lld)%s%s: %s\n", msg ? msg : "error",
 		(long long)code, field ? " in " : "", field ? field : "",
 		reason ? reason : "");
+	if (code == -32015 && json_string_value(json_object_get(data, "state")))
+		fprintf(stderr, "  the job is %s (%s)\n",
+			json_string_value(json_object_get(data, "state")),
+			json_string_value(json_object_get(data, "job_reason")) ?
+			json_string_value(json_object_get(data, "job_reason")) : "");
 	if (code == -32011 && expr && column > 0 &&
 	    (size_t)column <= strlen(expr) + 1)
 		fprintf(stderr, "  %s\n  %*s^\n", expr, (int)column - 1, "");

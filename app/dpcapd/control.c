@@ -279,8 +279,12 @@ static json_t *m_job_stop(struct dpc_ctl_call *call, json_t *params, void *arg)
 		json_t *extra = NULL;
 
 		if (dpc_dp_job_get(ctl->dp, id, &job) == 0 && job) {
+			/*
+			 * data.reason is the error's sentence (every error
+			 * has one); the job's own end reason is job_reason
+			 */
 			extra = json_pack("{s:O, s:O}", "state",
-					  json_object_get(job, "state"), "reason",
+					  json_object_get(job, "state"), "job_reason",
 					  json_object_get(job, "reason"));
 			json_decref(job);
 		}

@@ -18,6 +18,9 @@
 
 #include "dpc_ctl.h"
 
+#ifndef SO_PEERGROUPS
+#define SO_PEERGROUPS 59
+#endif
 #define LISTEN_TAG ((void *)1)
 #define ACCEPT_PER_POLL 16
 #define REASON_MAX 512
@@ -866,7 +869,17 @@ static void accept_ready(struct dpc_ctl_server *srv)
 			close(fd);
 			continue;
 		}
-		access = dpc_ctl_access_for(&srv->cfg, cred.uid, cred.gid);
+		{
+			/* supplementary groups as they were at connect() */
+			gid_t groups[256];
+			socklen_t gl = sizeof(groups);
+			unsigned ng = 0;
+
+			if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &gl) == 0)
+				ng = gl / sizeof(gid_t);
+			access = dpc_ctl_access_for_groups(&srv->cfg, cred.uid,
+							   cred.gid, groups, ng);
+		}
 		if (access == DPC_CTL_ACCESS_DENIED) {
 			srv->cnt.refused_denied++;
 			snprintf(why, sizeof(why), "uid %ld gid %ld is not allowed "
@@ -971,6 +984,7 @@ static int open_socket(struct dpc_ctl_server *srv, char *err, size_t errlen)
 {
 	const struct dpc_ctl_config *cfg = &srv->cfg;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un tmp = { .sun_family = AF_UNIX };
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = LISTEN_TAG };
 	struct stat st;
 	mode_t old;
@@ -1005,8 +1019,18 @@ static int open_socket(struct dpc_ctl_server *srv, char *err, size_t errlen)
 		snprintf(err, errlen, "control socket: %s", strerror(errno));
 		return rc;
 	}
+	/*
+	 * Bind under a temporary name, set group and mode, listen, then
+	 * rename into place: a client never finds the socket with the wrong
+	 * permissions or not yet listening.
+	 */
+	if ((size_t)snprintf(tmp.sun_path, sizeof(tmp.sun_path), "%s.%ld.tmp",
+			     cfg->socket_path, (long)getpid()) >= sizeof(tmp.sun_path))
+		tmp = sa;     /* no room for a suffix: bind in place */
+	else
+		unlink(tmp.sun_path);
 	old = umask(0177);
-	rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	rc = bind(fd, (struct sockaddr *)&tmp, sizeof(tmp));
 	umask(old);
 	if (rc != 0) {
 		rc = -errno;
@@ -1015,18 +1039,22 @@ static int open_socket(struct dpc_ctl_server *srv, char *err, size_t errlen)
 		close(fd);
 		return rc;
 	}
-	srv->unlink_on_close = true;
 	if ((cfg->socket_group >= 0 &&
-	     chown(cfg->socket_path, (uid_t)-1, (gid_t)cfg->socket_group) != 0) ||
-	    chmod(cfg->socket_path, cfg->socket_mode) != 0 ||
+	     chown(tmp.sun_path, (uid_t)-1, (gid_t)cfg->socket_group) != 0) ||
+	    chmod(tmp.sun_path, cfg->socket_mode) != 0 ||
 	    listen(fd, 128) != 0 ||
+	    (strcmp(tmp.sun_path, sa.sun_path) != 0 &&
+	     rename(tmp.sun_path, sa.sun_path) != 0) ||
 	    epoll_ctl(srv->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
 		rc = -errno;
 		snprintf(err, errlen, "control.socket \"%s\": %s",
 			 cfg->socket_path, strerror(errno));
+		unlink(tmp.sun_path);
+		unlink(sa.sun_path);
 		close(fd);
 		return rc;
 	}
+	srv->unlink_on_close = true;
 	srv->lfd = fd;
 	return 0;
 }

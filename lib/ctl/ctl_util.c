@@ -42,8 +42,20 @@ static bool in_gids(const gid_t *l, unsigned n, gid_t v)
 	return false;
 }
 
-enum dpc_ctl_access dpc_ctl_access_for(const struct dpc_ctl_config *cfg,
-				       uid_t uid, gid_t gid)
+static bool any_in_gids(const gid_t *l, unsigned n, gid_t gid,
+			const gid_t *groups, unsigned ng)
+{
+	if (in_gids(l, n, gid))
+		return true;
+	for (unsigned i = 0; i < ng; i++)
+		if (in_gids(l, n, groups[i]))
+			return true;
+	return false;
+}
+
+enum dpc_ctl_access dpc_ctl_access_for_groups(const struct dpc_ctl_config *cfg,
+					      uid_t uid, gid_t gid,
+					      const gid_t *groups, unsigned n)
 {
 	if (uid == 0 || uid == geteuid())
 		return DPC_CTL_ACCESS_FULL;
@@ -51,11 +63,17 @@ enum dpc_ctl_access dpc_ctl_access_for(const struct dpc_ctl_config *cfg,
 		return DPC_CTL_ACCESS_FULL;
 	if (in_uids(cfg->ro_uids, cfg->n_ro_uids, uid))
 		return DPC_CTL_ACCESS_READ_ONLY;
-	if (in_gids(cfg->allow_gids, cfg->n_allow_gids, gid))
+	if (any_in_gids(cfg->allow_gids, cfg->n_allow_gids, gid, groups, n))
 		return DPC_CTL_ACCESS_FULL;
-	if (in_gids(cfg->ro_gids, cfg->n_ro_gids, gid))
+	if (any_in_gids(cfg->ro_gids, cfg->n_ro_gids, gid, groups, n))
 		return DPC_CTL_ACCESS_READ_ONLY;
 	return DPC_CTL_ACCESS_DENIED;
+}
+
+enum dpc_ctl_access dpc_ctl_access_for(const struct dpc_ctl_config *cfg,
+				       uid_t uid, gid_t gid)
+{
+	return dpc_ctl_access_for_groups(cfg, uid, gid, NULL, 0);
 }
 
 /* A uid/gid given as a number or a name. */

@@ -21,8 +21,9 @@
  *     invalid UTF-8, NUL bytes, integers outside int64 and nesting deeper
  *     than jansson's limit are parse errors), unknown request members are
  *     rejected;
- *   - peer credentials (SO_PEERCRED) decide, per connection, between full
- *     access, read-only (only methods marked read_only), and refusal.
+ *   - peer credentials (SO_PEERCRED, and SO_PEERGROUPS for supplementary
+ *     groups) decide, per connection, between full access, read-only (only
+ *     methods marked read_only), and refusal.
  * Errors carry data {"field": ..., "reason": ...}. After any error the
  * connection (unless stated above) and the server keep serving.
  *
@@ -148,6 +149,13 @@ int dpc_ctl_config_from_json(const json_t *obj, struct dpc_ctl_config *cfg,
  */
 enum dpc_ctl_access dpc_ctl_access_for(const struct dpc_ctl_config *cfg,
 				       uid_t uid, gid_t gid);
+/**
+ * The same with the peer's supplementary groups (SO_PEERGROUPS): a group
+ * rule matches the primary gid or any of groups[0..n).
+ */
+enum dpc_ctl_access dpc_ctl_access_for_groups(const struct dpc_ctl_config *cfg,
+					      uid_t uid, gid_t gid,
+					      const gid_t *groups, unsigned n);
 
 /**
  * Create a server. When cfg->socket_path is set the socket is created there

@@ -476,6 +476,7 @@ static void transport_findings(struct dpc_triage *t)
 		}
 		if (e->zerowin) {
 			const struct ipa *rcv = e->zw_side_server ? &k->server : &k->client;
+			char srv[64];
 
 			f = add(t, DPC_TRIAGE_TRANSPORT, DPC_TRIAGE_WARNING, "tcp_zero_window",
 				e->zerowin, &e->ev_zw,
@@ -483,7 +484,7 @@ static void transport_findings(struct dpc_triage *t)
 				"%s -> %s:%u%s: the application on %s does not read its data fast "
 				"enough (a slow consumer, not the network).", A(rcv, a),
 				(unsigned long long)e->zerowin, A(&k->client, b),
-				A(&k->server, v[0] ? b : b), k->port, v, A(rcv, a));
+				A(&k->server, srv), k->port, v, A(rcv, a));
 			set_overlay(f, k->vni, u0, u1);
 		}
 	}

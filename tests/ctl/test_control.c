@@ -459,10 +459,19 @@ int main(void)
 		  "subscriber: job.state stopped");
 	json_decref(n);
 	r = call(fd, "job.stop", "{\"id\":1}");
-	CHECK(code_of(r) == -32015 &&
-	      json_string_value(json_object_get(json_object_get(
-		      json_object_get(r, "error"), "data"), "state")),
-	      "job.stop again: -32015 with the job's state");
+	{
+		json_t *d = json_object_get(json_object_get(r, "error"), "data");
+		const char *why = json_string_value(json_object_get(d, "reason"));
+
+		CHECK(code_of(r) == -32015, "job.stop again: -32015");
+		CHECK_STR(json_string_value(json_object_get(d, "state")), "stopped",
+			  "-32015: data.state is the job's state");
+		CHECK_STR(json_string_value(json_object_get(d, "job_reason")),
+			  "stopped by request",
+			  "-32015: data.job_reason is the job's end reason");
+		CHECK(why && strstr(why, "already ended"),
+		      "-32015: data.reason stays the sentence (%s)", why ? why : "null");
+	}
 	json_decref(r);
 	expect(fd, "job.stop", "{\"id\":42}", -32010, "params.id", "stop unknown");
 	r = result(fd, "job.list", "{\"state\":\"running\"}");

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -572,6 +573,14 @@ static void test_socket(void)
 	      (st.st_mode & 07777) == 0660, "socket file is a socket, mode 0660 (%o)",
 	      (unsigned)(st.st_mode & 07777));
 	CHECK_EQ(st.st_gid, getgid(), "socket group set");
+	{
+		char tmpname[160];
+
+		snprintf(tmpname, sizeof(tmpname), "%s.%ld.tmp", cfg.socket_path,
+			 (long)getpid());
+		CHECK(access(tmpname, F_OK) != 0,
+		      "bound under a temporary name, renamed into place");
+	}
 
 	/* a second server on the same live socket is refused */
 	srv2 = dpc_ctl_server_open(&cfg, methods, N_METHODS, NULL, err, sizeof(err));
@@ -778,6 +787,8 @@ static void test_socket(void)
 }
 
 /* A child as uid 65534 connects; returns the error code it read. */
+static gid_t g_child_group;   /* a supplementary group for the child, 0 = none */
+
 static int child_as_nobody(struct dpc_ctl_server *srv, const char *path,
 			   const char *req, int *code)
 {
@@ -796,7 +807,8 @@ static int child_as_nobody(struct dpc_ctl_server *srv, const char *path,
 		size_t got = 0;
 
 		close(pfd[0]);
-		if (setgid(65534) != 0 || setuid(65534) != 0)
+		if (setgroups(g_child_group ? 1 : 0, &g_child_group) != 0 ||
+		    setgid(65534) != 0 || setuid(65534) != 0)
 			_exit(2);
 		fd = sock_connect(path);
 		if (fd < 0)
@@ -861,6 +873,14 @@ static void test_credentials(void)
 		 "read-only gid: read-only");
 	CHECK_EQ(dpc_ctl_access_for(&cfg, 1002, 7), DPC_CTL_ACCESS_DENIED,
 		 "anyone else: denied");
+	{
+		gid_t sup[] = { 9, 2001 }, sup2[] = { 9, 2000, 2001 };
+
+		CHECK_EQ(dpc_ctl_access_for_groups(&cfg, 1002, 7, sup, 2),
+			 DPC_CTL_ACCESS_READ_ONLY, "supplementary read-only group");
+		CHECK_EQ(dpc_ctl_access_for_groups(&cfg, 1002, 7, sup2, 3),
+			 DPC_CTL_ACCESS_FULL, "supplementary allowed group wins");
+	}
 
 	if (geteuid() != 0) {
 		DPC_SKIP("peer-credential socket checks need root (setuid child)");
@@ -888,6 +908,21 @@ static void test_credentials(void)
 		dpc_ctl_server_counters(srv, &cnt);
 		CHECK_EQ(cnt.refused_denied, 0, "no denial counted for a listed uid");
 	}
+	dpc_ctl_server_close(srv);
+
+	/* a supplementary group (SO_PEERGROUPS) in allow_gids: full access */
+	dpc_ctl_config_defaults(&cfg);
+	cfg.socket_mode = 0666;
+	cfg.allow_gids[cfg.n_allow_gids++] = 4242;
+	srv = sock_server(&cfg);
+	g_child_group = 4242;
+	child_as_nobody(srv, cfg.socket_path,
+			"{\"jsonrpc\":\"2.0\",\"method\":\"job.start\",\"id\":1}", &code);
+	CHECK_EQ(code, 0, "uid 65534 with supplementary group 4242 (allowed): job.start served");
+	g_child_group = 0;
+	child_as_nobody(srv, cfg.socket_path,
+			"{\"jsonrpc\":\"2.0\",\"method\":\"job.start\",\"id\":1}", &code);
+	CHECK_EQ(code, DPC_CTL_E_DENIED, "the same uid without that group: denied");
 	dpc_ctl_server_close(srv);
 }
 

@@ -8,8 +8,9 @@ fuzz corpus seeds are written from them as well (write_all).
 import struct
 import sys
 
-from scapy.all import (ARP, DNS, DNSQR, DNSRR, ICMP, IP, NTP, TCP, UDP, VXLAN,
-                       Ether, Raw, wrpcap)
+from scapy.all import (ARP, DNS, DNSQR, DNSRR, ICMP, IP, IPv6, NTP, TCP, UDP,
+                       VXLAN, Ether, ICMPv6DestUnreach, ICMPv6PacketTooBig,
+                       Raw, fragment, wrpcap)
 
 M_C = "02:00:00:00:00:01"
 M_S = "02:00:00:00:00:02"
@@ -279,6 +280,255 @@ def retrans(segs=100, lost=(10, 20, 30, 40, 50, 60, 70, 80, 85, 90)):
     return sorted(pk, key=lambda p: p.time)
 
 
+def zerowin(stalls=4):
+    """A bulk download whose client stops reading: it advertises a zero
+    window `stalls` times, then a window update lets the server go on."""
+    pk = []
+    background(pk, T0)
+    c = Tcp(pk, "10.0.1.5", "10.0.2.8", 43500, 8000, T0 + 1.0)
+    c.handshake()
+    for k in range(stalls):
+        for _ in range(4):
+            c.send(False, b"z" * 1000, dt=0.001)
+        c.ack(True, dt=0.0002, win=0)
+        c.ack(True, dt=0.05, win=65535)
+    c.close()
+    return sorted(pk, key=lambda p: p.time)
+
+
+def udp_noreply(n=6):
+    """SNMP requests (each from its own port) to a station that never
+    answers; background NTP is answered."""
+    pk = []
+    background(pk, T0)
+    for i in range(n):
+        pk.append(_at(Ether(src=M_C, dst=M_S) / IP(src="10.0.1.5", dst="10.0.7.7") /
+                      UDP(sport=45000 + i, dport=161) / Raw(b"\x30\x26\x02\x01\x01" + bytes(20)),
+                      T0 + 1.0 + i * 0.3))
+    # later traffic: the requests are well before the capture's last second
+    background(pk, T0 + 4.0, 1)
+    return sorted(pk, key=lambda p: p.time)
+
+
+def _dnsq(pk, t, sport, server, qid, name):
+    pk.append(_at(Ether(src=M_C, dst=M_S) / IP(src="10.0.1.5", dst=server) /
+                  UDP(sport=sport, dport=53) / DNS(id=qid, rd=1, qd=DNSQR(qname=name)), t))
+
+
+def _dnsr(pk, t, sport, server, qid, name, rcode):
+    an = DNSRR(rrname=name, rdata="10.0.2.8") if rcode == 0 else None
+    pk.append(_at(Ether(src=M_S, dst=M_C) / IP(src=server, dst="10.0.1.5") /
+                  UDP(sport=53, dport=sport) /
+                  DNS(id=qid, qr=1, rd=1, ra=1, rcode=rcode, qd=DNSQR(qname=name), an=an), t))
+
+
+def servfail(n=4):
+    """A resolver that fails some names with SERVFAIL (answered fine otherwise)."""
+    pk = []
+    background(pk, T0)
+    for i in range(n + 6):
+        t = T0 + 1.0 + i * 0.05
+        name = f"signed{i}.broken-dnssec.example" if i < n else f"fine{i}.example.com"
+        _dnsq(pk, t, 36000 + i, "10.0.0.53", 3000 + i, name)
+        _dnsr(pk, t + 0.004, 36000 + i, "10.0.0.53", 3000 + i, name, 2 if i < n else 0)
+    return sorted(pk, key=lambda p: p.time)
+
+
+DNS_LAT_MS = (1, 2, 3, 5, 8, 13, 21, 34, 55, 89)
+
+
+def dns_dead(n=5):
+    """Queries to a dead resolver (never answered, one retry each) and
+    queries to a live one answered after the latencies DNS_LAT_MS; healthy
+    traffic afterwards so the dead queries are well before the capture's
+    last second."""
+    pk = []
+    background(pk, T0)
+    for i in range(n):
+        t = T0 + 1.0 + i * 0.2
+        name = f"dead{i}.example.com"
+        _dnsq(pk, t, 37000 + i, "10.0.0.54", 4000 + i, name)
+        _dnsq(pk, t + 0.1, 37000 + i, "10.0.0.54", 4000 + i, name)
+    for i, ms in enumerate(DNS_LAT_MS):
+        t = T0 + 2.5 + i * 0.2
+        name = f"live{i}.example.com"
+        _dnsq(pk, t, 38000 + i, "10.0.0.55", 5000 + i, name)
+        _dnsr(pk, t + ms / 1000.0, 38000 + i, "10.0.0.55", 5000 + i, name, 0)
+    background(pk, T0 + 6.0, 1)
+    return sorted(pk, key=lambda p: p.time)
+
+
+def tls_alert(n=3):
+    """TLS handshakes the server rejects with a fatal handshake_failure (40)
+    alert, then closes normally."""
+    pk = []
+    background(pk, T0)
+    for i in range(n):
+        c = Tcp(pk, "10.0.1.5", "10.0.2.10", 44000 + i, 443, T0 + 1.0 + i * 0.2)
+        c.handshake()
+        c.send(True, _tls_client_hello("legacy.example.com"))
+        c.send(False, b"\x15\x03\x03\x00\x02\x02\x28")
+        c.ack(True)
+        c.close()
+    # a warning-level close_notify is a normal close, not a finding
+    c = Tcp(pk, "10.0.1.5", "10.0.2.10", 44100, 443, T0 + 2.0)
+    c.handshake()
+    c.send(True, _tls_client_hello("ok.example.com"))
+    c.send(False, b"\x16\x03\x03\x00\x04\x02\x00\x00\x00")
+    c.send(True, b"\x15\x03\x03\x00\x02\x01\x00")
+    c.ack(False)
+    c.close()
+    return sorted(pk, key=lambda p: p.time)
+
+
+def http_5xx(n=5, good=5):
+    """An HTTP server answering n requests with 503 (and good with 200)."""
+    pk = []
+    background(pk, T0)
+    for i in range(n + good):
+        c = Tcp(pk, "10.0.1.5", "10.0.2.50", 53000 + i, 8080, T0 + 1.0 + i * 0.1)
+        c.handshake()
+        c.send(True, f"GET /api/{i} HTTP/1.1\r\nHost: api\r\n\r\n".encode())
+        c.ack(False)
+        if i < n:
+            c.send(False, b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")
+        else:
+            c.send(False, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        c.ack(True)
+        c.close()
+    return sorted(pk, key=lambda p: p.time)
+
+
+def dns_refused(n=3):
+    """A resolver that refuses recursion to this client."""
+    pk = []
+    background(pk, T0)
+    for i in range(n):
+        t = T0 + 1.0 + i * 0.05
+        name = f"www{i}.example.org"
+        _dnsq(pk, t, 39000 + i, "10.0.0.56", 6000 + i, name)
+        _dnsr(pk, t + 0.002, 39000 + i, "10.0.0.56", 6000 + i, name, 5)
+    return sorted(pk, key=lambda p: p.time)
+
+
+# (reporter, code, destination, L4) for ICMP destination unreachable
+UNREACH4 = (("10.0.0.1", 0, "198.51.100.1", "tcp"),     # net
+            ("10.0.0.2", 1, "10.0.8.8", "tcp"),         # host
+            ("10.0.8.9", 3, "10.0.8.9", "udp"),         # port
+            ("10.0.0.3", 13, "10.0.8.10", "tcp"))       # admin prohibited
+# (reporter, code, destination, L4) for ICMPv6 destination unreachable
+UNREACH6 = (("fd00::1", 0, "2001:db8:99::1", "tcp"),    # no route
+            ("fd00::2", 1, "2001:db8:1::10", "tcp"),    # admin prohibited
+            ("fd00::3", 3, "2001:db8:1::11", "tcp"),    # address unreachable
+            ("2001:db8:1::12", 4, "2001:db8:1::12", "udp"))  # port
+
+
+def unreach(n=3):
+    """Each (reporter, code) of UNREACH4 / UNREACH6 answers n packets."""
+    pk = []
+    background(pk, T0)
+    t = T0 + 1.0
+    for v6, table in ((False, UNREACH4), (True, UNREACH6)):
+        me = "2001:db8:1::5" if v6 else "10.0.1.5"
+        for j, (rtr, code, dst, l4) in enumerate(table):
+            for i in range(n):
+                sport = 46000 + j * 10 + i + (100 if v6 else 0)
+                l3 = IPv6(src=me, dst=dst) if v6 else IP(src=me, dst=dst)
+                if l4 == "tcp":
+                    inner = l3 / TCP(sport=sport, dport=443, flags="S", seq=9000 + i)
+                else:
+                    inner = l3 / UDP(sport=sport, dport=9999) / Raw(b"probe")
+                pk.append(_at(Ether(src=M_C, dst=M_S) / inner, t))
+                if v6:
+                    err = (IPv6(src=rtr, dst=me) /
+                           ICMPv6DestUnreach(code=code) / Raw(bytes(inner)))
+                else:
+                    err = (IP(src=rtr, dst=me) / ICMP(type=3, code=code) /
+                           Raw(bytes(inner)[:28]))
+                pk.append(_at(Ether(src=M_S, dst=M_C) / err, t + 0.001))
+                t += 0.05
+    return sorted(pk, key=lambda p: p.time)
+
+
+PTB_MTU = 1280
+
+
+def ptb6(n=4):
+    """An IPv6 path whose router answers 1500-byte packets with ICMPv6
+    packet-too-big (MTU PTB_MTU)."""
+    pk = []
+    background(pk, T0)
+    for i in range(n):
+        t = T0 + 1.0 + i * 0.1
+        big = (IPv6(src="2001:db8:1::5", dst="2001:db8:2::8") /
+               TCP(sport=47000, dport=443, flags="PA", seq=1 + i * 1440, ack=1) /
+               Raw(bytes(1440)))
+        pk.append(_at(Ether(src=M_C, dst=M_S) / big, t))
+        pk.append(_at(Ether(src=M_S, dst=M_C) / IPv6(src="fd00::7", dst="2001:db8:1::5") /
+                      ICMPv6PacketTooBig(mtu=PTB_MTU) / Raw(bytes(big)[:1232]), t + 0.0005))
+    return sorted(pk, key=lambda p: p.time)
+
+
+def fraggap(n=6, lost=(1, 4)):
+    """n fragmented UDP datagrams (3 fragments each); the datagrams in `lost`
+    miss their middle fragment."""
+    pk = []
+    background(pk, T0)
+    t = T0 + 1.0
+    for i in range(n):
+        d = (IP(src="10.0.1.5", dst="10.0.2.20", id=7000 + i) /
+             UDP(sport=48000, dport=7777) / Raw(bytes([i]) * 3000))
+        frags = fragment(d, fragsize=1200)
+        for k, fr in enumerate(frags):
+            if i in lost and k == 1:
+                continue
+            pk.append(_at(Ether(src=M_C, dst=M_S) / fr, t))
+            t += 0.001
+        t += 0.1
+    return sorted(pk, key=lambda p: p.time)
+
+
+BIG_LEN = 9000
+
+
+def over_mtu(n=5):
+    """TSO-sized packets (BIG_LEN-byte IP) seen on a 1500-byte MTU capture."""
+    pk = []
+    background(pk, T0)
+    c = Tcp(pk, "10.0.1.5", "10.0.2.8", 43700, 8000, T0 + 1.0)
+    c.handshake()
+    for _ in range(n):
+        c.send(False, b"j" * (BIG_LEN - 40), dt=0.001)
+        c.ack(True, dt=0.0002)
+    c.close()
+    return sorted(pk, key=lambda p: p.time)
+
+
+def reset(n=3):
+    """Established connections the server resets mid-transfer."""
+    pk = []
+    background(pk, T0)
+    for i in range(n):
+        c = Tcp(pk, "10.0.1.5", "10.0.2.30", 49000 + i, 9000, T0 + 1.0 + i * 0.2)
+        c.handshake()
+        c.send(True, b"request")
+        c.ack(False)
+        c.send(False, b"partial reply")
+        c.ack(True)
+        c.emit(c._pkt(False, "R", c.ss, 0))
+    return sorted(pk, key=lambda p: p.time)
+
+
+def hs_rtt(n=40):
+    """n handshakes to one server with RTT (i+1) ms, all completed and closed."""
+    pk = []
+    for i in range(n):
+        c = Tcp(pk, "10.0.1.5", "10.0.2.40", 52000 + i, 8443, T0 + i * 0.3)
+        c.handshake(rtt=(i + 1) / 1000.0)
+        c.close()
+    return sorted(pk, key=lambda p: p.time)
+
+
 ALL = {
     "healthy": healthy,
     "refused": refused,
@@ -287,6 +537,19 @@ ALL = {
     "loop": loop,
     "nxdomain": nxdomain,
     "retrans": retrans,
+    "zerowin": zerowin,
+    "udp_noreply": udp_noreply,
+    "servfail": servfail,
+    "dns_dead": dns_dead,
+    "tls_alert": tls_alert,
+    "unreach": unreach,
+    "ptb6": ptb6,
+    "fraggap": fraggap,
+    "over_mtu": over_mtu,
+    "reset": reset,
+    "hs_rtt": hs_rtt,
+    "http_5xx": http_5xx,
+    "dns_refused": dns_refused,
 }
 
 
