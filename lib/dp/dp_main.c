@@ -422,6 +422,7 @@ static void publish(struct dpc_dp *dp)
 		if (dp->jobs[i]->phase == DP_PHASE_RETIRE1 && dp->jobs[i]->rcu_token == 0)
 			dp->jobs[i]->rcu_token = token;
 	dp->need_publish = false;
+	dp->sets_published++;
 }
 
 /* A set retired at token T may still be read until T has passed; its
@@ -829,7 +830,12 @@ int dpc_dp_job_start(struct dpc_dp *dp, const struct dpc_job_spec *spec,
 				   (void *)((uintptr_t)job | DP_MSG_OPEN)) != 0)
 		rte_pause();
 	dp->jobs[dp->n_jobs++] = job;
-	publish(dp);
+	/* Before the workers poll (config jobs), every job joins one set that
+	 * dpc_dp_start() publishes, so no packet meets a partial set. */
+	if (dp->workers_launched)
+		publish(dp);
+	else
+		dp->need_publish = true;
 	DP_LOG(INFO, "job %" PRIu64 " (%s) running: filter \"%s\" (%s), writing to %s",
 	       job->id, job->spec.name, job->spec.filter,
 	       dpc_filter_is_native(job->filter) ? "native" : "bpf", job->dir);
@@ -1071,7 +1077,7 @@ int dpc_dp_stats(struct dpc_dp *dp, json_t **out)
 			"finishing", job->phase != DP_PHASE_DONE && job->phase != DP_PHASE_RUNNING,
 			"counters", dpc_job_counters_to_json(&c)));
 	}
-	o = json_pack("{s:o, s:o, s:o, s:o, s:o, s:{s:I, s:I, s:I, s:I}, s:{s:s, s:I, s:I}, s:b, s:I}",
+	o = json_pack("{s:o, s:o, s:o, s:o, s:o, s:{s:I, s:I, s:I, s:I}, s:{s:s, s:I, s:I}, s:b, s:I, s:I, s:I}",
 		      "ports", ports, "workers", workers, "writers", writers, "jobs", jobs,
 		      "drops", drops_json(drops),
 		      "pools",
@@ -1083,6 +1089,8 @@ int dpc_dp_stats(struct dpc_dp *dp, json_t **out)
 		      "free_bytes", (json_int_t)disk_free(dp->cfg.capture_root),
 		      "min_free_bytes", (json_int_t)dp->cfg.min_free_bytes,
 		      "balanced", balanced,
+		      "job_sets_published", (json_int_t)dp->sets_published,
+		      "job_sets_before_polling", (json_int_t)dp->sets_at_launch,
 		      "uptime_ns", (json_int_t)(dp_now_ns() - dp->start_ns));
 	*out = o;
 	return o ? 0 : -ENOMEM;
@@ -1354,6 +1362,9 @@ int dpc_dp_start(struct dpc_dp *dp, char *err, size_t errlen)
 
 	if (dp->workers_launched)
 		return 0;
+	if (dp->need_publish)
+		publish(dp);
+	dp->sets_at_launch = dp->sets_published;
 	for (i = 0; i < dp->n_workers; i++) {
 		rc = rte_eal_remote_launch(dp_worker_main, dp->workers[i],
 					   dp->workers[i]->lcore);
