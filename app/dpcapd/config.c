@@ -225,7 +225,7 @@ int dpcapd_config_from_json(json_t *root, struct dpcapd_config *cfg,
 		} else if (!strcmp(k, "block_size")) {
 			rc = u32_in(v, k, 4096, 64u << 20, &d->block_size, err, errlen);
 		} else if (!strcmp(k, "blocks")) {
-			rc = u32_in(v, k, 2, 1u << 20, &d->blocks, err, errlen);
+			rc = u32_in(v, k, 0, 1u << 20, &d->blocks, err, errlen);
 		} else if (!strcmp(k, "ring_size")) {
 			rc = u32_in(v, k, 2, 1u << 20, &d->ring_size, err, errlen);
 			if (!rc && (d->ring_size & (d->ring_size - 1))) {

@@ -184,6 +184,8 @@ struct dpc_dp {
 	unsigned n_jobs, cap_jobs;
 	uint64_t next_id;
 	bool need_publish;
+	uint64_t sets_published;    /* job sets handed to the workers */
+	uint64_t sets_at_launch;    /* ... of which before the workers polled */
 	struct dpc_filter_error ferr;
 	dpc_dp_event_cb ev_fn;
 	void *ev_arg;

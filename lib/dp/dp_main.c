@@ -57,7 +57,7 @@ void dpc_dp_config_init(struct dpc_dp_config *c)
 	c->mbuf_data_room = RTE_MBUF_DEFAULT_BUF_SIZE;
 	c->burst = 32;
 	c->block_size = 256 * 1024;
-	c->blocks = 256;
+	c->blocks = 0;              /* auto: see dp_blocks_auto() */
 	c->ring_size = 1024;
 	c->flush_ms = 200;
 	c->file_buf_size = 4 * 1024 * 1024;
@@ -422,6 +422,7 @@ static void publish(struct dpc_dp *dp)
 		if (dp->jobs[i]->phase == DP_PHASE_RETIRE1 && dp->jobs[i]->rcu_token == 0)
 			dp->jobs[i]->rcu_token = token;
 	dp->need_publish = false;
+	dp->sets_published++;
 }
 
 /* A set retired at token T may still be read until T has passed; its
@@ -674,6 +675,14 @@ static unsigned running_slots(const struct dpc_dp *dp, bool hidden_too)
 	return n;
 }
 
+/* Staging blocks that n capture jobs need so that no (worker, job) pair
+ * ever waits for the pool: one open block being filled plus one on its way
+ * through the writer ring. */
+static unsigned blocks_needed(const struct dpc_dp *dp, unsigned n)
+{
+	return 2 * (dp->n_workers ? dp->n_workers : 1) * n;
+}
+
 /* Shared by job.start and job.validate: check, compile, allocate. */
 static struct dp_job *job_new(struct dpc_dp *dp, const struct dpc_job_spec *spec,
 			      bool hidden, int *rcp, char *err, size_t errlen)
@@ -759,7 +768,7 @@ int dpc_dp_job_start(struct dpc_dp *dp, const struct dpc_job_spec *spec,
 	struct dpc_pcapfile_opts po;
 	struct dp_job *job;
 	uint64_t freeb;
-	unsigned i;
+	unsigned i, need;
 	int rc;
 
 	for (i = 0; i < dp->n_jobs; i++)
@@ -769,6 +778,13 @@ int dpc_dp_job_start(struct dpc_dp *dp, const struct dpc_job_spec *spec,
 				spec->name, dp->jobs[i]->id);
 			return -EEXIST;
 		}
+	need = blocks_needed(dp, running_slots(dp, false) + 1);
+	if (need > dp->cfg.blocks) {
+		set_err(err, errlen,
+			"blocks: the pool of %u blocks cannot give %u worker(s) x %u job(s) one open block and one in flight each (%u needed); raise blocks, or leave it unset (0 = sized from workers x max_jobs)",
+			dp->cfg.blocks, dp->n_workers, running_slots(dp, false) + 1, need);
+		return -ENOBUFS;
+	}
 	job = job_new(dp, spec, false, &rc, err, errlen);
 	if (!job)
 		return rc;
@@ -814,7 +830,12 @@ int dpc_dp_job_start(struct dpc_dp *dp, const struct dpc_job_spec *spec,
 				   (void *)((uintptr_t)job | DP_MSG_OPEN)) != 0)
 		rte_pause();
 	dp->jobs[dp->n_jobs++] = job;
-	publish(dp);
+	/* Before the workers poll (config jobs), every job joins one set that
+	 * dpc_dp_start() publishes, so no packet meets a partial set. */
+	if (dp->workers_launched)
+		publish(dp);
+	else
+		dp->need_publish = true;
 	DP_LOG(INFO, "job %" PRIu64 " (%s) running: filter \"%s\" (%s), writing to %s",
 	       job->id, job->spec.name, job->spec.filter,
 	       dpc_filter_is_native(job->filter) ? "native" : "bpf", job->dir);
@@ -1056,7 +1077,7 @@ int dpc_dp_stats(struct dpc_dp *dp, json_t **out)
 			"finishing", job->phase != DP_PHASE_DONE && job->phase != DP_PHASE_RUNNING,
 			"counters", dpc_job_counters_to_json(&c)));
 	}
-	o = json_pack("{s:o, s:o, s:o, s:o, s:o, s:{s:I, s:I, s:I, s:I}, s:{s:s, s:I, s:I}, s:b, s:I}",
+	o = json_pack("{s:o, s:o, s:o, s:o, s:o, s:{s:I, s:I, s:I, s:I}, s:{s:s, s:I, s:I}, s:b, s:I, s:I, s:I}",
 		      "ports", ports, "workers", workers, "writers", writers, "jobs", jobs,
 		      "drops", drops_json(drops),
 		      "pools",
@@ -1068,6 +1089,8 @@ int dpc_dp_stats(struct dpc_dp *dp, json_t **out)
 		      "free_bytes", (json_int_t)disk_free(dp->cfg.capture_root),
 		      "min_free_bytes", (json_int_t)dp->cfg.min_free_bytes,
 		      "balanced", balanced,
+		      "job_sets_published", (json_int_t)dp->sets_published,
+		      "job_sets_before_polling", (json_int_t)dp->sets_at_launch,
 		      "uptime_ns", (json_int_t)(dp_now_ns() - dp->start_ns));
 	*out = o;
 	return o ? 0 : -ENOMEM;
@@ -1275,14 +1298,22 @@ struct dpc_dp *dpc_dp_create(const struct dpc_dp_config *cfg, char *err,
 	rc = setup_workers(dp, err, errlen);
 	if (rc)
 		goto fail;
-	cache = cfg->blocks >= 64 * dp->n_workers ? 8 : 0;
-	dp->block_pool = rte_mempool_create("dpc_blocks", cfg->blocks,
+	if (!dp->cfg.blocks) {
+		/* auto: every (worker, job) pair of a full house gets its two
+		 * blocks; never fewer than 256 (64 MiB of 256 KiB blocks) so one
+		 * fast job still has room to ride out a slow disk */
+		dp->cfg.blocks = blocks_needed(dp, dp->cfg.max_jobs);
+		if (dp->cfg.blocks < 256)
+			dp->cfg.blocks = 256;
+	}
+	cache = dp->cfg.blocks >= 64 * dp->n_workers ? 8 : 0;
+	dp->block_pool = rte_mempool_create("dpc_blocks", dp->cfg.blocks,
 					    sizeof(struct dp_block) + cfg->block_size,
 					    cache, 0, NULL, NULL, NULL, NULL, sock, 0);
 	if (!dp->block_pool) {
 		rc = -rte_errno;
 		set_err(err, errlen, "blocks: cannot create %u blocks of %u bytes: %s (raise -m)",
-			cfg->blocks, cfg->block_size, rte_strerror(rte_errno));
+			dp->cfg.blocks, cfg->block_size, rte_strerror(rte_errno));
 		goto fail;
 	}
 	sz = rte_rcu_qsbr_get_memsize(dp->n_workers ? dp->n_workers : 1);
@@ -1331,6 +1362,9 @@ int dpc_dp_start(struct dpc_dp *dp, char *err, size_t errlen)
 
 	if (dp->workers_launched)
 		return 0;
+	if (dp->need_publish)
+		publish(dp);
+	dp->sets_at_launch = dp->sets_published;
 	for (i = 0; i < dp->n_workers; i++) {
 		rc = rte_eal_remote_launch(dp_worker_main, dp->workers[i],
 					   dp->workers[i]->lcore);

@@ -72,7 +72,7 @@ struct dpc_dp_config {
 	uint32_t mbuf_data_room;        /**< bytes, incl. headroom */
 	uint32_t burst;                 /**< rx burst size, 1..64 */
 	uint32_t block_size;            /**< staging block bytes */
-	uint32_t blocks;                /**< staging blocks in the pool */
+	uint32_t blocks;                /**< staging blocks in the pool; 0 = 2 x workers x max_jobs, at least 256 */
 	uint32_t ring_size;             /**< worker->writer ring entries (power of 2) */
 	uint32_t flush_ms;              /**< staged records reach the writer within this */
 	uint32_t file_buf_size;         /**< pcapfile write buffer bytes */
