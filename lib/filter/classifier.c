@@ -64,6 +64,7 @@ struct dpc_classifier {
 	uint32_t t128_mask;
 	uint64_t bloom[64];    /* 4096-bit pre-check of t64 keys */
 	bool v4_only;          /* only innermost IPv4 atoms, no linear jobs */
+	bool screen;           /* every job indexed: dpc_classifier_screen works */
 	struct resid resid[DPC_CLASSIFIER_MAX];
 };
 
@@ -331,6 +332,7 @@ struct dpc_classifier *dpc_classifier_build(struct dpc_filter *const *filters,
 		for (int j = 0; j < sets[i].n; j++)
 			insert(c, &sets[i].a[j], 1ull << i);
 	c->v4_only = c->linear == 0 && c->want == (1u << (A_V4 * 2 + SCOPE_INNER));
+	c->screen = n > 0 && c->linear == 0;
 	for (unsigned i = 0; i < n; i++)
 		c->resid[i] = residual(filters[i], &sets[i]);
 	free(sets);
@@ -628,6 +630,213 @@ static uint64_t match_general(const struct dpc_classifier *c,
 	if (cand == 0)
 		return 0;
 	return check_candidates(c, cand, key, frame, caplen, &v);
+}
+
+/*
+ * The screen: a walk over the raw frame, before any parse, that answers
+ * "certainly wanted by no job, and dpc_parse() would say OK" for the
+ * common frames (Ethernet, up to two tags, IPv4 without options past the
+ * capture or IPv6 without extension headers, TCP/UDP/ICMP/SCTP, VXLAN on a
+ * configured port with the same inside). It repeats exactly the checks of
+ * dpc_parse() that can fail on such a frame and gives up (false: parse
+ * and classify) on anything else, so a screened frame is one whose parse
+ * status is OK and whose classifier mask is 0. The lookups are the
+ * classifier's own (same fields, same keys, same Bloom filter); only a
+ * Bloom miss on every field the indexed atoms name screens the frame.
+ */
+struct scr_level {
+	uint32_t et;          /* ethertype after the tags */
+	uint32_t l3;          /* offset of the IP header */
+	uint32_t l4;          /* offset of the L4 header when ports is set */
+	uint32_t inner;       /* offset of the VXLAN inner frame, 0: none */
+	uint32_t icap, iend;  /* the VXLAN payload's captured and declared end */
+	uint32_t vni;
+	bool ports;           /* the classifier reads ports at l4 */
+};
+
+static inline bool scr_vxlan_port(const struct dpc_parse_opts *o, uint32_t port)
+{
+	for (unsigned i = 0; i < o->n_vxlan_ports && i < DPC_PARSE_VXLAN_PORTS_MAX; i++)
+		if (o->vxlan_ports[i] == port)
+			return true;
+	return false;
+}
+
+/* One frame level at off, captured to cap, declared to end (the wire
+ * length outside, the UDP length inside VXLAN). 0 when dpc_parse() would
+ * pass it, -1 to give up. depth: VXLAN headers already walked. */
+static inline int scr_level(const uint8_t *f, uint32_t off, uint32_t cap,
+			    uint32_t end, unsigned depth,
+			    const struct dpc_parse_opts *o, struct scr_level *L)
+{
+	uint32_t et, p, icap, iend, l4, proto;
+	const uint8_t *b;
+
+	if (off + 14 > cap)
+		return -1;
+	et = fv_be16(f + off + 12);
+	p = off + 14;
+	if (fv_is_tpid(et)) {
+		if (p + 4 > cap)
+			return -1;
+		et = fv_be16(f + p + 2);
+		p += 4;
+		if (fv_is_tpid(et)) {
+			if (p + 4 > cap)
+				return -1;
+			et = fv_be16(f + p + 2);
+			p += 4;
+			if (fv_is_tpid(et))
+				return -1;
+		}
+	}
+	L->et = et;
+	L->l3 = p;
+	L->ports = false;
+	L->inner = 0;
+	b = f + p;
+	if (et == 0x0800) {
+		uint32_t ihl, tot, fo;
+
+		if (p + 20 > cap || (b[0] >> 4) != 4)
+			return -1;
+		ihl = (b[0] & 0xfu) * 4;
+		tot = fv_be16(b + 2);
+		fo = fv_be16(b + 6);
+		if (ihl < 20 || tot < ihl || p + tot > end || p + ihl > cap)
+			return -1;       /* also total length 0 (TSO) */
+		if (fo & 0x1fff)
+			return 0;        /* a later fragment: no L4 */
+		if (fo & 0x2000)
+			return -1;       /* a first fragment */
+		proto = b[9];
+		iend = p + tot;
+		l4 = p + ihl;
+		if (proto == 1) {
+			return l4 + 8 <= (iend < cap ? iend : cap) ? 0 : -1;
+		}
+	} else if (et == 0x86dd) {
+		uint32_t plen;
+
+		if (p + 40 > cap || (b[0] >> 4) != 6)
+			return -1;
+		plen = fv_be16(b + 4);
+		proto = b[6];
+		if (proto == 0 || proto == 43 || proto == 44 || proto == 60 ||
+		    proto == 51)
+			return -1;       /* extension headers */
+		iend = p + 40 + plen;
+		if (iend > end)
+			return -1;
+		l4 = p + 40;
+		if (proto == 58) {
+			return l4 + 8 <= (iend < cap ? iend : cap) ? 0 : -1;
+		}
+	} else if (et == 0x0806 || et == 0x8035) {
+		return -1;
+	} else {
+		return 0;                /* nothing above Ethernet is parsed */
+	}
+	icap = iend < cap ? iend : cap;
+	L->l4 = l4;
+	if (proto == 6) {
+		uint32_t hlen;
+
+		if (l4 + 20 > icap)
+			return -1;
+		hlen = (uint32_t)(f[l4 + 12] >> 4) * 4;
+		if (hlen < 20 || l4 + hlen > icap)
+			return -1;
+		L->ports = true;
+	} else if (proto == 17) {
+		uint32_t ulen;
+
+		if (l4 + 8 > icap)
+			return -1;
+		ulen = fv_be16(f + l4 + 4);
+		if (ulen < 8 || l4 + ulen > iend)
+			return -1;
+		L->ports = true;
+		if (o->n_vxlan_ports && scr_vxlan_port(o, fv_be16(f + l4 + 2))) {
+			uint32_t vend = l4 + ulen, vcap = vend < icap ? vend : icap;
+
+			if (depth > 0 || o->max_tunnel_depth < 1 ||
+			    l4 + 16 > vcap || !(f[l4 + 8] & 0x08))
+				return -1;
+			L->inner = l4 + 16;
+			L->icap = vcap;
+			L->iend = vend;
+			L->vni = (uint32_t)f[l4 + 12] << 16 | (uint32_t)f[l4 + 13] << 8 |
+				 f[l4 + 14];
+		}
+	} else if (proto == 132) {
+		/* not parsed; the classifier still reads its ports */
+		if (l4 + 4 > icap)
+			return -1;
+		L->ports = true;
+	}
+	return 0;
+}
+
+/* Any Bloom/table hit at one level and scope: the screen gives up. */
+static inline bool scr_hit(const struct dpc_classifier *c, const uint8_t *f,
+			   const struct scr_level *L, uint32_t scope)
+{
+	if ((c->want & (1u << (A_V4 * 2 + scope))) && L->et == 0x0800 &&
+	    (bloom_has(c, key64(A_V4, scope, fv_be32(f + L->l3 + 12))) ||
+	     bloom_has(c, key64(A_V4, scope, fv_be32(f + L->l3 + 16)))))
+		return true;
+	if ((c->want & (1u << (A_V6 * 2 + scope))) && L->et == 0x86dd) {
+		for (uint32_t a = 8; a <= 24; a += 16) {
+			uint32_t w[4];
+			uint32_t h;
+
+			for (int i = 0; i < 4; i++)
+				w[i] = fv_be32(f + L->l3 + a + 4u * (uint32_t)i);
+			h = hash128(w, scope, c->t128_mask);
+			for (;; h = (h + 1) & c->t128_mask) {
+				const struct e128 *e = &c->t128[h];
+
+				if (e->scope == scope && !memcmp(e->v, w, sizeof(w)))
+					return true;
+				if (e->scope == UINT32_MAX)
+					break;
+			}
+		}
+	}
+	if ((c->want & (1u << (A_PORT * 2 + scope))) && L->ports &&
+	    (bloom_has(c, key64(A_PORT, scope, fv_be16(f + L->l4))) ||
+	     bloom_has(c, key64(A_PORT, scope, fv_be16(f + L->l4 + 2)))))
+		return true;
+	return false;
+}
+
+bool dpc_classifier_screen(const struct dpc_classifier *c,
+			   const struct dpc_parse_opts *opts,
+			   const uint8_t *frame, uint32_t caplen, uint32_t wirelen)
+{
+	struct scr_level out, in;
+	const struct scr_level *inner = &out;
+
+	if (!c->screen || frame == NULL || caplen > 0xffff)
+		return false;
+	if (wirelen < caplen)
+		wirelen = caplen;
+	if (scr_level(frame, 0, caplen, wirelen, 0, opts, &out) != 0)
+		return false;
+	if (out.inner) {
+		if (scr_level(frame, out.inner, out.icap, out.iend, 1, opts, &in) != 0)
+			return false;
+		inner = &in;
+		if ((c->want & (1u << (A_VNI * 2))) &&
+		    bloom_has(c, key64(A_VNI, 0, out.vni)))
+			return false;
+	}
+	if (scr_hit(c, frame, inner, SCOPE_INNER))
+		return false;
+	if ((c->want & (IN_BITS << 1)) && scr_hit(c, frame, &out, SCOPE_OUTER))
+		return false;
+	return true;
 }
 
 void dpc_classifier_free(struct dpc_classifier *c)
