@@ -338,7 +338,8 @@ int main(void)
 	 * Job sets drawn from indexable filters (addresses, ports, VNIs, both
 	 * scopes) some of which the generator's traffic hits and some it
 	 * almost never does, so both answers occur; plain, tagged, VXLAN and
-	 * malformed frames (gen_frame's mode -1 mixes them, truncated ones too).
+	 * malformed frames (gen_frame's mode -1 mixes them, truncated ones too),
+	 * a third with one or two header bytes overwritten.
 	 */
 	{
 		static const char *const pool[] = {
@@ -367,16 +368,24 @@ int main(void)
 				return dpc_test_done();
 			}
 		}
-		for (int round = 0; round < 40; round++) {
+		/* pool entries whose only index is an innermost IPv4 address:
+		 * sets of these take the screen's shortest path */
+		static const unsigned v4idx[] = { 0, 1, 2, 4, 11, 12, 14, 19 };
+		enum { NV4 = sizeof(v4idx) / sizeof(v4idx[0]) };
+
+		for (int round = 0; round < 60; round++) {
 			struct dpc_filter *jobs[DPC_CLASSIFIER_MAX];
 			unsigned k = round < (int)NPOOL ? 1 :
 				     1 + gen_below(&r, DPC_CLASSIFIER_MAX);
 
 			if (round < (int)NPOOL)
 				jobs[0] = pf[round];
-			else
+			else if (round < 40)
 				for (unsigned j = 0; j < k; j++)
 					jobs[j] = pf[gen_below(&r, NPOOL)];
+			else
+				for (unsigned j = 0; j < k; j++)
+					jobs[j] = pf[v4idx[gen_below(&r, NV4)]];
 			c = dpc_classifier_build(jobs, k);
 			if (c == NULL) {
 				bad++;
@@ -393,9 +402,13 @@ int main(void)
 				 * overwritten: every length, version and flag check
 				 * the parser makes is then hit. */
 				if (n % 3 == 0 && g.len > 12)
-					for (unsigned x = 0; x <= n % 2; x++)
-						g.b[12 + gen_below(&r, (g.len < 112 ? g.len : 112) - 12)] =
+					for (unsigned x = 0; x <= n % 2; x++) {
+						uint32_t span = n % 4 ? 100 : 56;
+
+						g.b[12 + gen_below(&r, (g.len < span + 12 ?
+									 g.len - 12 : span))] =
 							(uint8_t)gen_next(&r);
+					}
 				scr = dpc_classifier_screen(c, &opts, g.b, g.len, g.wirelen);
 				dpc_parse(&opts, g.b, g.len, g.wirelen, &key);
 				for (unsigned j = 0; j < k; j++)
@@ -426,6 +439,59 @@ int main(void)
 		      "%lu job sets; every one parses OK (%lu not) and is wanted by no "
 		      "job (%lu wrong in all)", screened, frames, screened_vx,
 		      screened_tag, sets, parse_bad, bad);
+		/*
+		 * Every header byte of 300 frames set in turn to 0, 0xff, +1,
+		 * -1, its high bit flipped and a random value, under a v4-only
+		 * job set (the short path) and a mixed one: no screened frame
+		 * may parse other than OK or be wanted.
+		 */
+		{
+			struct dpc_filter *jsets[2][4] = {
+				{ pf[0], pf[2], pf[12], pf[19] },
+				{ pf[3], pf[5], pf[7], pf[9] },
+			};
+			unsigned long tried = 0, sc = 0, wrong = 0;
+
+			for (int si = 0; si < 2; si++) {
+				c = dpc_classifier_build(jsets[si], 4);
+				for (unsigned n = 0; c && n < 300; n++) {
+					gen_frame(&g, 31337u + n, n % 3 == 2 ? 2 : (int)(n % 2));
+					for (uint32_t pos = 12; pos < g.len && pos < 100; pos++) {
+						uint8_t orig = g.b[pos];
+						uint8_t vals[6] = { 0, 0xff, (uint8_t)(orig + 1),
+								    (uint8_t)(orig - 1),
+								    (uint8_t)(orig ^ 0x80),
+								    (uint8_t)gen_next(&r) };
+
+						for (int vi = 0; vi < 6; vi++) {
+							struct dpc_key key;
+							bool any;
+
+							g.b[pos] = vals[vi];
+							tried++;
+							if (!dpc_classifier_screen(c, &opts, g.b, g.len,
+										   g.wirelen))
+								continue;
+							sc++;
+							dpc_parse(&opts, g.b, g.len, g.wirelen, &key);
+							any = key.status != DPC_PARSE_OK;
+							for (unsigned j = 0; j < 4 && !any; j++)
+								any = dpc_filter_match(jsets[si][j], &key,
+										       g.b, g.len);
+							if (any && wrong++ < 5)
+								printf("# screen byte %u = %#x of frame %u "
+								       "(set %d): parse %d\n", pos,
+								       vals[vi], n, si, key.status);
+						}
+						g.b[pos] = orig;
+					}
+				}
+				dpc_classifier_free(c);
+			}
+			CHECK(wrong == 0 && sc > tried / 10,
+			      "screen: %lu of %lu single-byte variants screened, none "
+			      "wrongly (%lu)", sc, tried, wrong);
+		}
 		/* A job not indexed on an address, port or VNI turns it off. */
 		{
 			struct dpc_filter *lin[2] = { pf[0], dpc_filter_compile("tcp", NULL) };
