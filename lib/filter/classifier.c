@@ -811,68 +811,95 @@ static inline bool scr_hit(const struct dpc_classifier *c, const uint8_t *f,
 	return false;
 }
 
+/* A 16-bit field as loaded in host order, compared with a constant
+ * swapped at compile time (saves the byte swap per load). */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define RAW16(x) ((uint16_t)((((x) >> 8) & 0xff) | (((x) & 0xff) << 8)))
+#else
+#define RAW16(x) ((uint16_t)(x))
+#endif
+
+static inline uint16_t ld16(const uint8_t *p)
+{
+	uint16_t x;
+
+	memcpy(&x, p, 2);
+	return x;
+}
+
 /*
- * The common frame of a host-job set, in as few instructions as the JIT
- * of one `host A and tcp port 80` program: untagged Ethernet, IPv4 with a
- * 20-byte header, not a fragment, TCP/UDP/ICMP or another protocol, at
- * most one VXLAN level whose tenant frame is the same. 1: that IPv4
- * header is at *l3 and passes every check dpc_parse() makes; 0: not
- * IPv4 and nothing above Ethernet to parse; -1: anything else.
+ * The common frame of a host-job set, in about as few instructions as the
+ * JIT of one `host A and tcp port 80` program: untagged Ethernet, IPv4
+ * with a 20-byte header, not a fragment, TCP/UDP/ICMP or
+ * another protocol, at most one VXLAN level whose tenant frame is the
+ * same. 1: that IPv4 header is at *l3 and passes every check dpc_parse()
+ * makes on it and above; 0: not IPv4 and nothing above Ethernet to parse;
+ * 2: VXLAN, the tenant frame at *inner; -1: anything else.
  */
 static inline __attribute__((always_inline)) int
 scr_fast_level(const uint8_t *f, uint32_t o, uint32_t cap, uint32_t end,
 	       const struct dpc_parse_opts *opts, uint32_t *l3, uint32_t *inner,
 	       uint32_t *icap_out, uint32_t *iend_out)
 {
-	const uint8_t *b = f + o + 14;
-	uint32_t et, tot, iend, icap;
+	uint32_t p = o + 14, tot, iend, icap, l4;
+	uint16_t et;
+	const uint8_t *b;
 
-	if (o + 34 > cap)
+	if (p + 20 > cap)
 		return -1;
-	et = fv_be16(f + o + 12);
-	if (et != 0x0800) {
-		if (et == 0x86dd || et == 0x0806 || et == 0x8035 || fv_is_tpid(et))
+	et = ld16(f + o + 12);
+	if (et != RAW16(0x0800)) {
+		if (et == RAW16(0x86dd) || et == RAW16(0x0806) || et == RAW16(0x8035) ||
+		    et == RAW16(0x8100) || et == RAW16(0x88a8) || et == RAW16(0x9100))
 			return -1;
 		return 0;
 	}
+	b = f + p;
 	tot = fv_be16(b + 2);
-	iend = o + 14 + tot;
-	if (b[0] != 0x45 || tot < 20 || iend > end || (fv_be16(b + 6) & 0x3fff))
+	iend = p + tot;
+	if (b[0] != 0x45 || tot < 20 || iend > end || (ld16(b + 6) & RAW16(0x3fff)))
 		return -1;
 	icap = iend < cap ? iend : cap;
-	*l3 = o + 14;
+	*l3 = p;
+	l4 = p + 20;
 	switch (b[9]) {
-	case 6:
-		if (o + 54 > icap || b[32] < 0x50 ||
-		    o + 34 + (uint32_t)(b[32] >> 4) * 4 > icap)
-			return -1;
-		return 1;
-	case 17: {
-		uint32_t ulen, vend;
+	case 6: {
+		uint32_t x;
 
-		if (o + 42 > icap)
+		if (l4 + 20 > icap)
 			return -1;
-		ulen = fv_be16(b + 24);
-		vend = o + 34 + ulen;
+		x = f[l4 + 12];
+		return x >= 0x50 && l4 + (x >> 4) * 4 <= icap ? 1 : -1;
+	}
+	case 17: {
+		uint32_t ulen, vend, vcap;
+
+		if (l4 + 8 > icap)
+			return -1;
+		ulen = fv_be16(f + l4 + 4);
+		vend = l4 + ulen;
 		if (ulen < 8 || vend > iend)
 			return -1;
-		if (opts->n_vxlan_ports == 0 || !scr_vxlan_port(opts, fv_be16(b + 22)))
+		if (opts->n_vxlan_ports == 0 || !scr_vxlan_port(opts, fv_be16(f + l4 + 2)))
 			return 1;
 		if (inner == NULL || opts->max_tunnel_depth < 1)
 			return -1;
-		*inner = o + 50;
-		*icap_out = vend < icap ? vend : icap;
+		vcap = vend < icap ? vend : icap;
+		if (l4 + 16 > vcap || !(f[l4 + 8] & 0x08))
+			return -1;
+		*inner = l4 + 16;
+		*icap_out = vcap;
 		*iend_out = vend;
-		return *icap_out >= o + 50 && (b[28] & 0x08) ? 2 : -1;
+		return 2;
 	}
 	case 1:
-		return o + 42 <= icap ? 1 : -1;
+		return l4 + 8 <= icap ? 1 : -1;
 	default:
 		return 1;
 	}
 }
 
-static bool scr_general(const struct dpc_classifier *c,
+static __attribute__((noinline)) bool scr_general(const struct dpc_classifier *c,
 			const struct dpc_parse_opts *opts,
 			const uint8_t *frame, uint32_t caplen, uint32_t wirelen);
 
@@ -903,7 +930,7 @@ bool dpc_classifier_screen(const struct dpc_classifier *c,
 	return scr_general(c, opts, frame, caplen, wirelen);
 }
 
-static bool scr_general(const struct dpc_classifier *c,
+static __attribute__((noinline)) bool scr_general(const struct dpc_classifier *c,
 			const struct dpc_parse_opts *opts,
 			const uint8_t *frame, uint32_t caplen, uint32_t wirelen)
 {
