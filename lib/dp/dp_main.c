@@ -372,7 +372,8 @@ static void worker_read(struct dpc_dp *dp, const struct dp_worker *wk, struct dp
 			if (atomic_load_explicit(&wk->seq, memory_order_relaxed) == s0)
 				return;
 		}
-		dp->snap_retries++;
+		if (tries == 0)
+			dp->snap_retries++;     /* reads that had to retry */
 		if (++tries % 64 == 0)
 			sched_yield();     /* the worker may share our CPU */
 		else
