@@ -193,7 +193,8 @@ int dpc_dp_job_list(struct dpc_dp *dp, const char *state_filter, json_t **out);
  * "drops":{"ring_full":N,...} (all jobs), "disk":{"path","free_bytes",
  * "min_free_bytes"}, "balanced":true, "snapshots":{"worker_reads","retries"}}
  * Balance: per worker rx == unwanted + matched; sum of the workers'
- * deliveries == sum of the jobs' matched; per job in_flight (matched -
+ * deliveries == sum of the listed jobs' matched (until the oldest ended
+ * jobs leave the history, 1024 jobs); per job in_flight (matched -
  * written - sum(dropped)) >= 0, and 0 once ended. The result is one
  * consistent snapshot (the workers' published counters, read under their
  * seqcounts, see dp_worker.c), so these hold in every result, taken while
