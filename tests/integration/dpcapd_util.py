@@ -216,8 +216,9 @@ def job_stats(stats, name):
     return None
 
 
-def tmpdir(tag):
-    d = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"dpcapd-{tag}-{os.getpid()}")
+def tmpdir(tag, base=None):
+    """A fresh work directory under base (default $TMPDIR or /tmp)."""
+    d = os.path.join(base or os.environ.get("TMPDIR", "/tmp"), f"dpcapd-{tag}-{os.getpid()}")
     subprocess.run(["rm", "-rf", d])
     os.makedirs(d)
     return d
