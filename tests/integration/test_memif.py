@@ -83,9 +83,14 @@ def stop_testpmd(p):
 
 
 def reap(p):
-    if p is not None and p.poll() is None:
+    """Kill p if still running, then remove its DPDK runtime directory
+    (EAL leaves /var/run/dpdk/<prefix> behind, always when killed)."""
+    if p is None:
+        return
+    if p.poll() is None:
         p.kill()
         p.wait()
+    shutil.rmtree(f"/var/run/dpdk/{p.prefix}", ignore_errors=True)
 
 
 def memif_lines(path):
@@ -164,8 +169,7 @@ def peer_leaves(t, d, tag, how, midstream):
         p.send_signal(signal.SIGTERM)
         rc, log, st = finish(p, timeout=30)
     finally:
-        if tp is not None:
-            reap(tp)
+        reap(tp)
         reap(p)
     what = (f"memif, sender {'SIGKILLed' if how == 'kill' else 'exits cleanly'}"
             f" {'mid-stream' if midstream else 'after its traffic'}")
@@ -218,6 +222,7 @@ def main():
     finally:
         if tp is not None:
             stop_testpmd(tp)
+        reap(tp)
         reap(p)
     t.eq(rc, 0, "memif, bounded job: dpcapd exits 0")
     if rc != 0:
