@@ -23,6 +23,7 @@
 #include "dp_internal.h"
 #include "dp_bpf.h"
 #include "dp_bpf_fix.h"
+#include "dp_bpf_jitcheck.h"
 
 struct dp_bpf {
 	struct dp_bpf *next;
@@ -97,8 +98,20 @@ struct dp_bpf *dp_bpf_load(const struct bpf_insn *insns, uint32_t n, bool want_j
 		goto fail;
 	}
 	memset(&jit, 0, sizeof(jit));
-	if (want_jit && rte_bpf_get_jit(b->bpf, &jit) == 0 && jit.func)
+	if (want_jit) {
+		if (rte_bpf_get_jit(b->bpf, &jit) != 0 || !jit.func) {
+			rc = -ENOTSUP;
+			goto fail;
+		}
+		/* the JIT can emit jumps that miss their targets */
+		rc = dp_bpf_jit_check(prm->ins, prm->nb_ins, (const void *)jit.func,
+				      jit.sz);
+		if (rc) {
+			rc = rc == -ENOMEM ? -ENOMEM : -ENOEXEC;
+			goto fail;
+		}
 		b->jit = jit.func;
+	}
 	rte_free(prm);
 	free(fixed);
 	return b;

@@ -31,7 +31,8 @@ enum dp_bpf_engine {
  * @param want_jit false: DPDK's interpreter only.
  * @return the program, or NULL with errno: the libpcap interpreter is to
  *   be used (ERANGE, EBUSY, EINVAL: the rewrite refused it; ENOTSUP: DPDK
- *   refused it; ENOMEM).
+ *   refused it or has no JIT; ENOEXEC: the JIT's code failed
+ *   dp_bpf_jit_check; ENOMEM).
  */
 struct dp_bpf *dp_bpf_load(const struct bpf_insn *insns, uint32_t n, bool want_jit);
 

@@ -119,6 +119,24 @@ static int classify(const struct bpf_insn *p, enum kind *kind, bool *uses_x,
 	return -EINVAL;
 }
 
+/* Instructions whose k is ignored by classic BPF: rte_bpf_convert copies
+ * k into the eBPF immediate, which rte_bpf_load then refuses unless 0. */
+static bool k_unused(uint16_t c)
+{
+	switch (BPF_CLASS(c)) {
+	case BPF_ALU:
+		return BPF_SRC(c) == BPF_X || BPF_OP(c) == BPF_NEG;
+	case BPF_MISC:
+		return true;
+	case BPF_RET:
+		return BPF_RVAL(c) == BPF_A;
+	case BPF_LD:
+	case BPF_LDX:
+		return BPF_MODE(c) == BPF_LEN;
+	}
+	return false;
+}
+
 static struct bpf_insn stmt(uint16_t code, uint32_t k)
 {
 	struct bpf_insn i = { .code = code, .jt = 0, .jf = 0, .k = k };
@@ -272,6 +290,8 @@ int dp_bpf_fix(const struct bpf_insn *in, uint32_t n, struct bpf_insn **out,
 			break;
 		case K_JUMP:
 			*q = *p;
+			if (BPF_SRC(p->code) == BPF_X)
+				q->k = 0;
 			rc = off8(at, start[i + 1 + p->jt], &q->jt);
 			if (!rc)
 				rc = off8(at, start[i + 1 + p->jf], &q->jf);
@@ -305,6 +325,9 @@ int dp_bpf_fix(const struct bpf_insn *in, uint32_t n, struct bpf_insn **out,
 			break;
 		default:
 			*q = *p;
+			q->jt = q->jf = 0;
+			if (k_unused(p->code))
+				q->k = 0;
 			break;
 		}
 	}

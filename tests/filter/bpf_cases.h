@@ -6,7 +6,8 @@
  *
  * Programs: for every expression of filter_exprs.h and of the list below,
  * libpcap's whole-expression program and each per-primitive program the
- * filter module holds (what the daemon installs), plus seeded random
+ * filter module holds (what the daemon installs), seeded combinations of
+ * three of those expressions (and / or / and not), and seeded random
  * programs (loads, indexed loads, MSH, ALU, jset/jeq/jgt/jge with K and X,
  * scratch memory, len) that exercise every rewritten shape.
  * Packets: the pcaps given as arguments (dpcap-gen's sample and malformed
@@ -16,6 +17,7 @@
 #ifndef BPF_CASES_H
 #define BPF_CASES_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,7 +92,7 @@ struct bc_pkt {
 
 struct bc_set {
 	struct bc_prog *progs;
-	unsigned n_progs, n_exprs, n_random;
+	unsigned n_progs, n_exprs, n_combos, n_random;
 	struct bc_pkt *pkts;
 	unsigned n_pkts, n_frames;
 	unsigned compile_failed;
@@ -212,8 +214,11 @@ static uint32_t bc_random_prog(struct bpf_insn *p)
 
 			q->code = BPF_JMP | op | (bc_rand(4) == 0 ? BPF_X : BPF_K);
 			q->k = bc_rand(3) == 0 ? bc_rand(0x10000) : bc_rand(0x90);
-			q->jt = (uint8_t)bc_rand(left + 1 > 255 ? 255 : left + 1);
-			q->jf = (uint8_t)bc_rand(left + 1 > 255 ? 255 : left + 1);
+			/* mostly short hops: DPDK refuses unreachable code */
+			q->jt = (uint8_t)bc_rand(left + 1 > 4 ? 4 : left + 1);
+			q->jf = (uint8_t)bc_rand(left + 1 > 4 ? 4 : left + 1);
+			if (bc_rand(8) == 0)
+				q->jf = (uint8_t)left;
 			break;
 		}
 		case 8:
@@ -253,10 +258,13 @@ static uint32_t bc_random_prog(struct bpf_insn *p)
 
 /* A scratch slot read before any store depends on an interpreter's
  * initial memory (libpcap: uninitialised stack): keep programs that do
- * not. Only forward jumps: one pass over the paths' union is enough. */
+ * not, and (DPDK's validator refuses unreachable code, libpcap's
+ * optimizer never leaves any) programs whose every instruction is
+ * reachable. Only forward jumps: one pass is enough. */
 static int bc_mem_defined(const struct bpf_insn *p, uint32_t n)
 {
 	uint32_t must[BC_RAND_LEN + 1];
+	bool reach[BC_RAND_LEN + 1] = { true };
 	uint32_t i;
 
 	for (i = 0; i <= n; i++)
@@ -266,6 +274,14 @@ static int bc_mem_defined(const struct bpf_insn *p, uint32_t n)
 		uint32_t m = must[i];
 		uint16_t c = p[i].code;
 
+		if (!reach[i])
+			return 0;
+		if (BPF_CLASS(c) == BPF_JMP) {
+			reach[i + 1 + p[i].jt] = true;
+			reach[i + 1 + p[i].jf] = true;
+		} else if (BPF_CLASS(c) != BPF_RET) {
+			reach[i + 1] = true;
+		}
 		if ((BPF_CLASS(c) == BPF_LD || BPF_CLASS(c) == BPF_LDX) &&
 		    BPF_MODE(c) == BPF_MEM && !(m & (1u << p[i].k)))
 			return 0;
@@ -368,8 +384,39 @@ static void bc_builtin(struct bc_set *s)
 	bc_add_pkt(s, f, 42, 60);
 }
 
-/* Loads everything; returns the number of pcap files read. */
-static unsigned bc_load(struct bc_set *s, int argc, char **argv, unsigned n_random)
+/* Seeded combinations of three expressions, as a user combines them
+ * during an incident: longer programs with more jumps. */
+static void bc_add_combos(struct bc_set *s, pcap_t *pd, unsigned count)
+{
+	static const char *const op[] = { " and ", " or ", " and not " };
+	const unsigned n = N_PLAIN + N_BPF_EXPRS;
+	unsigned made = 0;
+
+	while (made < count) {
+		const char *e[3];
+		char x[1024];
+		struct bpf_program prog;
+
+		for (unsigned j = 0; j < 3; j++) {
+			unsigned r = bc_rand(n);
+
+			e[j] = r < N_PLAIN ? plain_exprs[r] : bpf_exprs[r - N_PLAIN];
+		}
+		snprintf(x, sizeof(x), "(%s)%s(%s)%s(%s)", e[0], op[bc_rand(3)], e[1],
+			 op[bc_rand(3)], e[2]);
+		if (pcap_compile(pd, &prog, x, 1, PCAP_NETMASK_UNKNOWN) != 0)
+			continue;
+		bc_add_prog(s, x, prog.bf_insns, prog.bf_len);
+		pcap_freecode(&prog);
+		made++;
+	}
+	s->n_combos = count;
+}
+
+/* Loads everything; returns the number of pcap files read. Program order:
+ * expressions, combinations, random programs. */
+static unsigned bc_load(struct bc_set *s, int argc, char **argv, unsigned n_combos,
+			unsigned n_random)
 {
 	pcap_t *pd = pcap_open_dead(DLT_EN10MB, 65535);
 	unsigned i, files = 0;
@@ -380,6 +427,7 @@ static unsigned bc_load(struct bc_set *s, int argc, char **argv, unsigned n_rand
 		bc_add_expr(s, pd, plain_exprs[i]);
 	for (i = 0; i < N_BPF_EXPRS; i++)
 		bc_add_expr(s, pd, bpf_exprs[i]);
+	bc_add_combos(s, pd, n_combos);
 	bc_add_random(s, n_random);
 	pcap_close(pd);
 	bc_builtin(s);

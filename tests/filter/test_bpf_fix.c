@@ -18,6 +18,7 @@
 #include "dpc_test.h"
 
 #define N_RANDOM 3000
+#define N_COMBOS 1000
 
 static uint32_t run(const struct bpf_insn *p, const struct bc_pkt *k)
 {
@@ -116,14 +117,15 @@ static void limits(void)
 int main(int argc, char **argv)
 {
 	struct bc_set s;
-	unsigned i, files, refused = 0, n_ind = 0, n_jset = 0, n_save = 0, bad_progs = 0;
+	unsigned i, files, refused = 0, combo_refused = 0, bad_combos = 0, bad_progs = 0;
+	unsigned n_ind = 0, n_jset = 0, n_save = 0;
 	unsigned long runs = 0;
 
-	files = bc_load(&s, argc, argv, N_RANDOM);
-	printf("# %u programs (%u expressions, %u random), %u frames from %u pcap%s"
-	       " + built-in, %u packets with truncations\n", s.n_progs, s.n_exprs,
-	       s.n_random, s.n_frames, files, files == 1 ? "" : "s", s.n_pkts);
-	CHECK(s.n_progs > s.n_exprs + N_RANDOM - s.compile_failed,
+	files = bc_load(&s, argc, argv, N_COMBOS, N_RANDOM);
+	printf("# %u programs (%u expressions, %u combinations, %u random), %u frames "
+	       "from %u pcap%s + built-in, %u packets with truncations\n", s.n_progs,
+	       s.n_exprs, s.n_combos, s.n_random, s.n_frames, files, files == 1 ? "" : "s", s.n_pkts);
+	CHECK(s.n_progs > s.n_exprs + N_COMBOS + N_RANDOM - s.compile_failed,
 	      "programs collected: %u", s.n_progs);
 	if (argc > 1)
 		CHECK(files == (unsigned)argc - 1, "read %u of %d pcaps", files, argc - 1);
@@ -153,8 +155,10 @@ int main(int argc, char **argv)
 			/* random programs may exceed the limits; libpcap's
 			 * programs here must all be rewritten */
 			refused++;
-			if (i < s.n_progs - s.n_random)
+			if (i < s.n_progs - s.n_random - s.n_combos)
 				CHECK(0, "'%s': rewrite refused: %d", p->name, rc);
+			else if (i < s.n_progs - s.n_random)
+				combo_refused++;
 			continue;
 		}
 		n_ind += info.n_ind;
@@ -173,17 +177,22 @@ int main(int argc, char **argv)
 				printf("# '%s' packet %u (caplen %u): original %u, rewritten %u\n",
 				       p->name, k, s.pkts[k].caplen, want, got);
 		}
-		if (i < s.n_progs - s.n_random)
+		if (i < s.n_progs - s.n_random - s.n_combos)
 			CHECK(bad == 0, "'%s' (%u -> %u insns, %u ind, %u jset): same verdicts "
 			      "on %u packets (%lu differ)", p->name, p->n, no, info.n_ind,
 			      info.n_jset, s.n_pkts, bad);
+		else if (bad && i < s.n_progs - s.n_random)
+			bad_combos++;
 		else if (bad)
 			bad_progs++;
 		free(o);
 	}
+	CHECK(bad_combos == 0 && combo_refused == 0, "%u combined expressions: rewritten == "
+	      "original on every packet (%u differ, %u refused)", s.n_combos, bad_combos,
+	      combo_refused);
 	CHECK(bad_progs == 0, "%u random programs: rewritten == original on every packet "
 	      "(%u differ, %u refused)", s.n_random, bad_progs, refused);
-	CHECK(refused < s.n_random / 10, "random programs refused by the rewrite: %u", refused);
+	CHECK(refused - combo_refused < s.n_random / 10, "random programs refused by the rewrite: %u", refused);
 	CHECK(n_ind > 0 && n_jset > 0 && n_save > 0,
 	      "rewrites exercised: %u indexed loads, %u jset (%u with X saved)",
 	      n_ind, n_jset, n_save);
