@@ -88,6 +88,7 @@ struct bc_prog {
 struct bc_pkt {
 	const uint8_t *data;
 	uint32_t caplen, wirelen;
+	bool owner;             /* data is this frame's copy (others share it) */
 };
 
 struct bc_set {
@@ -330,9 +331,9 @@ static void bc_add_pkt(struct bc_set *s, const uint8_t *data, uint32_t caplen,
 	s->pkts = realloc(s->pkts, (s->n_pkts + caplen + 2) * sizeof(*s->pkts));
 	if (!s->pkts)
 		abort();
-	s->pkts[s->n_pkts++] = (struct bc_pkt){ copy, caplen, wirelen };
+	s->pkts[s->n_pkts++] = (struct bc_pkt){ copy, caplen, wirelen, true };
 	for (l = 0; l < caplen && l <= 128; l++)
-		s->pkts[s->n_pkts++] = (struct bc_pkt){ copy, l, wirelen };
+		s->pkts[s->n_pkts++] = (struct bc_pkt){ copy, l, wirelen, false };
 }
 
 /* Frames for when no pcap is given: TCP SYN with options, ACK with an
@@ -447,6 +448,18 @@ static unsigned bc_load(struct bc_set *s, int argc, char **argv, unsigned n_comb
 		pcap_close(in);
 	}
 	return files;
+}
+
+static void bc_free(struct bc_set *s)
+{
+	for (unsigned i = 0; i < s->n_progs; i++)
+		free(s->progs[i].insns);
+	for (unsigned i = 0; i < s->n_pkts; i++)
+		if (s->pkts[i].owner)
+			free((void *)(uintptr_t)s->pkts[i].data);
+	free(s->progs);
+	free(s->pkts);
+	memset(s, 0, sizeof(*s));
 }
 
 #endif /* BPF_CASES_H */

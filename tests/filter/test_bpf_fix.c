@@ -198,5 +198,6 @@ int main(int argc, char **argv)
 	      n_ind, n_jset, n_save);
 	printf("# %lu program runs compared\n", runs);
 	limits();
+	bc_free(&s);
 	return dpc_test_done();
 }

@@ -183,6 +183,7 @@ int main(int argc, char **argv)
 	printf("# %lu program runs compared\n", runs);
 	printf("# without the rewrite, DPDK's converter gets %u of %u expression programs "
 	       "wrong (interpreter; its JIT crashes on some)\n", raw_bad, raw_total);
+	bc_free(&s);
 	rte_eal_cleanup();
 	return dpc_test_done();
 }
