@@ -70,6 +70,37 @@ static long raw_differs(const struct bc_prog *p, const struct bc_set *s)
 	return bad;
 }
 
+/* A program whose JIT code (DPDK 22.11) jumps 3 bytes off its targets
+ * (SIGILL/SIGSEGV when run): the code check must keep it off the JIT. */
+static void layout_regression(void)
+{
+	static const struct bpf_insn p[] = {
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x7c, 3, 0),
+		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 39),
+		BPF_STMT(BPF_LD | BPF_B | BPF_IND, 14),
+		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x52ed, 0, 2),
+		BPF_STMT(BPF_LDX | BPF_B | BPF_MSH, 19),
+		BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x31, 0, 1),
+		BPF_STMT(BPF_LDX | BPF_W | BPF_IMM, 0x18),
+		BPF_STMT(BPF_ST, 4),
+		BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x6474, 0, 3),
+		BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 12),
+		BPF_STMT(BPF_STX, 8),
+		BPF_STMT(BPF_RET | BPF_A, 0),
+		BPF_STMT(BPF_RET | BPF_K, 0x1234),
+	};
+	struct dp_bpf *b;
+
+	errno = 0;
+	b = dp_bpf_load(p, sizeof(p) / sizeof(p[0]), true);
+	CHECK(!b && errno == ENOEXEC, "JIT layout bug regression: the code check "
+	      "refuses the misassembled program (%s)", b ? "accepted" : strerror(errno));
+	dp_bpf_free(b);
+	b = dp_bpf_load(p, sizeof(p) / sizeof(p[0]), false);
+	CHECK(b != NULL, "... which still loads on DPDK's interpreter");
+	dp_bpf_free(b);
+}
+
 int main(int argc, char **argv)
 {
 	char prefix[64];
@@ -87,6 +118,7 @@ int main(int argc, char **argv)
 		DPC_SKIP("EAL init failed: %s", rte_strerror(rte_errno));
 		return dpc_test_done();
 	}
+	layout_regression();
 	files = bc_load(&s, argc, argv, N_COMBOS, N_RANDOM);
 	n_expr_progs = s.n_progs - s.n_random - s.n_combos;
 	printf("# %u programs (%u expressions, %u combinations, %u random), %u frames "
