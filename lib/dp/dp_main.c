@@ -31,6 +31,7 @@
 #include <rte_mbuf_dyn.h>
 
 #include "dp_internal.h"
+#include "dp_bpf.h"
 #include "dpc_config.h"
 
 RTE_LOG_REGISTER_DEFAULT(dpc_dp_logtype, INFO);
@@ -586,8 +587,9 @@ static void validate_finish(struct dpc_dp *dp, struct dp_job *job)
 		secs = 1e-9;
 	if (job->v_cancelled || !job->vcb)
 		return;
-	res = json_pack("{s:b, s:s, s:I, s:I, s:I, s:f, s:f}", "valid", 1,
+	res = json_pack("{s:b, s:s, s:s, s:I, s:I, s:I, s:f, s:f}", "valid", 1,
 			"engine", dpc_filter_is_native(job->filter) ? "native" : "bpf",
+			"bpf_engine", dp_bpf_job_engine(job),
 			"sample_ms", (json_int_t)(secs * 1000),
 			"received", (json_int_t)rx, "matched", (json_int_t)matched,
 			"match_pps", (double)matched / secs, "rx_pps", (double)rx / secs);
@@ -1052,6 +1054,7 @@ static json_t *job_json(struct dpc_dp *dp, struct dp_job *job, bool files)
 		json_object_set_new(o, "writer", writer_json(&wr));
 		json_object_set_new(o, "engine", json_string(job->filter ?
 			(dpc_filter_is_native(job->filter) ? "native" : "bpf") : "released"));
+		json_object_set_new(o, "bpf_engine", json_string(dp_bpf_job_engine(job)));
 		if (files)
 			json_object_set_new(o, "files", files_json(job->dir));
 	}

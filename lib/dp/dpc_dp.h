@@ -213,7 +213,8 @@ int dpc_dp_info(struct dpc_dp *dp, json_t **out);
  * dpc_dp_job_start: -EINVAL / -EBADMSG), then sample live traffic for
  * validate_ms without writing anything (a hidden job that only counts).
  * Returns at once; cb is called later from dpc_dp_service() with
- *   {"valid":true,"engine":"native"|"bpf","sample_ms":1000,
+ *   {"valid":true,"engine":"native"|"bpf","bpf_engine":"jit"|"libpcap"|
+ *    "rte_bpf"|"jit+libpcap"|..|"none","sample_ms":1000,
  *    "received":N,"matched":M,"match_pps":x,"rx_pps":y}
  * (the result is owned by cb: json_decref it). cb is called exactly once
  * unless dpc_dp_validate_cancel() is called first.
