@@ -113,6 +113,7 @@ struct dp_jobset {
 	uint64_t limited;           /* jobs with a packet limit */
 	struct dpc_classifier *cls;
 	uint64_t rcu_token;         /* when retired */
+	bool second_gp;             /* waiting out the second grace period */
 };
 
 /* Per-worker counters (only that worker writes them). */

@@ -515,8 +515,14 @@ static void publish(struct dpc_dp *dp)
 	dp->sets_published++;
 }
 
-/* A set retired at token T may still be read until T has passed; its
- * workers may hold blocks staged under it until a second grace period. */
+/*
+ * A set retired at token T is freed only after a second grace period: a
+ * worker that reported quiescent after T may still be holding the set as
+ * w->cur, and when it next notices the new set it flushes and publishes
+ * its counters through the old one (set->jobs[], set->count_only) before
+ * its next quiescent report. Freeing after one grace period was a
+ * use-after-free there (dpcapd SIGSEGV with 64 clients churning jobs).
+ */
 static void reap_sets(struct dpc_dp *dp)
 {
 	unsigned i = 0;
@@ -525,6 +531,12 @@ static void reap_sets(struct dpc_dp *dp)
 		struct dp_jobset *o = dp->retired_sets[i];
 
 		if (rte_rcu_qsbr_check(dp->qs, o->rcu_token, false) == 1) {
+			if (!o->second_gp) {
+				o->second_gp = true;
+				o->rcu_token = rte_rcu_qsbr_start(dp->qs);
+				i++;
+				continue;
+			}
 			dpc_classifier_free(o->cls);
 			free(o);
 			dp->retired_sets[i] = dp->retired_sets[--dp->n_retired_sets];
