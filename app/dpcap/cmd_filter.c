@@ -513,6 +513,7 @@ int dpc_cmd_filter(int argc, char **argv)
 #ifdef DPC_HAVE_FILTER
 	struct dpc_filter_error ferr;
 	struct dpc_filter *flt = NULL;
+	struct dpc_classifier *scr = NULL;
 #endif
 
 	memset(&lc, 0, sizeof(lc));
@@ -534,6 +535,11 @@ int dpc_cmd_filter(int argc, char **argv)
 			status = DPC_EXIT_USAGE;
 			goto out;
 		}
+		/* The daemon's screen, for a filter of addresses, ports or
+		 * VNIs: frames it settles are unwanted and parse OK, so
+		 * skipping their parse changes no count. NULL (no screen)
+		 * is fine. */
+		scr = dpc_classifier_build(&flt, 1);
 #else
 		fprintf(stderr, ME ": filter expressions are not part of this "
 			"build (lib/filter missing); omit EXPR\n");
@@ -647,6 +653,11 @@ int dpc_cmd_filter(int argc, char **argv)
 		frame = data;
 		caplen = ph->caplen;
 		wirelen = ph->len < caplen ? caplen : ph->len;
+#ifdef DPC_HAVE_FILTER
+		if (scr != NULL && dpc_classifier_screen(scr, &o.popts, frame, caplen,
+							 wirelen))
+			continue;
+#endif
 		dpc_parse(&o.popts, frame, caplen, wirelen, &key);
 		if (key.status == DPC_PARSE_TRUNCATED) {
 			lc.n_trunc++;
@@ -769,6 +780,7 @@ out:
 	if (p != NULL)
 		pcap_close(p);
 #ifdef DPC_HAVE_FILTER
+	dpc_classifier_free(scr);
 	dpc_filter_free(flt);
 #endif
 	free(o.expr);

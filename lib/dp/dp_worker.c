@@ -225,6 +225,13 @@ int dp_worker_main(void *arg)
 					w->c.unwanted++;
 					continue;
 				}
+				/* Most frames are wanted by no job: a Bloom miss
+				 * on the raw headers settles them unparsed. */
+				if (dpc_classifier_screen(set->cls, &dp->popts, frame,
+							  caplen, wirelen)) {
+					w->c.unwanted++;
+					continue;
+				}
 				dpc_parse(&dp->popts, frame, caplen, wirelen, &key);
 				if (unlikely(key.status != DPC_PARSE_OK)) {
 					if (key.status == DPC_PARSE_TRUNCATED)

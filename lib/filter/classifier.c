@@ -64,6 +64,7 @@ struct dpc_classifier {
 	uint32_t t128_mask;
 	uint64_t bloom[64];    /* 4096-bit pre-check of t64 keys */
 	bool v4_only;          /* only innermost IPv4 atoms, no linear jobs */
+	bool screen;           /* every job indexed: dpc_classifier_screen works */
 	struct resid resid[DPC_CLASSIFIER_MAX];
 };
 
@@ -331,6 +332,7 @@ struct dpc_classifier *dpc_classifier_build(struct dpc_filter *const *filters,
 		for (int j = 0; j < sets[i].n; j++)
 			insert(c, &sets[i].a[j], 1ull << i);
 	c->v4_only = c->linear == 0 && c->want == (1u << (A_V4 * 2 + SCOPE_INNER));
+	c->screen = n > 0 && c->linear == 0;
 	for (unsigned i = 0; i < n; i++)
 		c->resid[i] = residual(filters[i], &sets[i]);
 	free(sets);
@@ -628,6 +630,332 @@ static uint64_t match_general(const struct dpc_classifier *c,
 	if (cand == 0)
 		return 0;
 	return check_candidates(c, cand, key, frame, caplen, &v);
+}
+
+/*
+ * The screen: a walk over the raw frame, before any parse, that answers
+ * "certainly wanted by no job, and dpc_parse() would say OK" for the
+ * common frames (Ethernet, up to two tags, IPv4 without options past the
+ * capture or IPv6 without extension headers, TCP/UDP/ICMP/SCTP, VXLAN on a
+ * configured port with the same inside). It repeats exactly the checks of
+ * dpc_parse() that can fail on such a frame and gives up (false: parse
+ * and classify) on anything else, so a screened frame is one whose parse
+ * status is OK and whose classifier mask is 0. The lookups are the
+ * classifier's own (same fields, same keys, same Bloom filter); only a
+ * Bloom miss on every field the indexed atoms name screens the frame.
+ */
+struct scr_level {
+	uint32_t et;          /* ethertype after the tags */
+	uint32_t l3;          /* offset of the IP header */
+	uint32_t l4;          /* offset of the L4 header when ports is set */
+	uint32_t inner;       /* offset of the VXLAN inner frame, 0: none */
+	uint32_t icap, iend;  /* the VXLAN payload's captured and declared end */
+	uint32_t vni;
+	bool ports;           /* the classifier reads ports at l4 */
+};
+
+static inline bool scr_vxlan_port(const struct dpc_parse_opts *o, uint32_t port)
+{
+	for (unsigned i = 0; i < o->n_vxlan_ports && i < DPC_PARSE_VXLAN_PORTS_MAX; i++)
+		if (o->vxlan_ports[i] == port)
+			return true;
+	return false;
+}
+
+/* One frame level at off, captured to cap, declared to end (the wire
+ * length outside, the UDP length inside VXLAN). 0 when dpc_parse() would
+ * pass it, -1 to give up. depth: VXLAN headers already walked. */
+static inline int scr_level(const uint8_t *f, uint32_t off, uint32_t cap,
+			    uint32_t end, unsigned depth,
+			    const struct dpc_parse_opts *o, struct scr_level *L)
+{
+	uint32_t et, p, icap, iend, l4, proto;
+	const uint8_t *b;
+
+	if (off + 14 > cap)
+		return -1;
+	et = fv_be16(f + off + 12);
+	p = off + 14;
+	if (fv_is_tpid(et)) {
+		if (p + 4 > cap)
+			return -1;
+		et = fv_be16(f + p + 2);
+		p += 4;
+		if (fv_is_tpid(et)) {
+			if (p + 4 > cap)
+				return -1;
+			et = fv_be16(f + p + 2);
+			p += 4;
+			if (fv_is_tpid(et))
+				return -1;
+		}
+	}
+	L->et = et;
+	L->l3 = p;
+	L->ports = false;
+	L->inner = 0;
+	b = f + p;
+	if (et == 0x0800) {
+		uint32_t ihl, tot, fo;
+
+		if (p + 20 > cap || (b[0] >> 4) != 4)
+			return -1;
+		ihl = (b[0] & 0xfu) * 4;
+		tot = fv_be16(b + 2);
+		fo = fv_be16(b + 6);
+		if (ihl < 20 || tot < ihl || p + tot > end || p + ihl > cap)
+			return -1;       /* also total length 0 (TSO) */
+		if (fo & 0x1fff)
+			return 0;        /* a later fragment: no L4 */
+		if (fo & 0x2000)
+			return -1;       /* a first fragment */
+		proto = b[9];
+		iend = p + tot;
+		l4 = p + ihl;
+		if (proto == 1) {
+			return l4 + 8 <= (iend < cap ? iend : cap) ? 0 : -1;
+		}
+	} else if (et == 0x86dd) {
+		uint32_t plen;
+
+		if (p + 40 > cap || (b[0] >> 4) != 6)
+			return -1;
+		plen = fv_be16(b + 4);
+		proto = b[6];
+		if (proto == 0 || proto == 43 || proto == 44 || proto == 60 ||
+		    proto == 51)
+			return -1;       /* extension headers */
+		iend = p + 40 + plen;
+		if (iend > end)
+			return -1;
+		l4 = p + 40;
+		if (proto == 58) {
+			return l4 + 8 <= (iend < cap ? iend : cap) ? 0 : -1;
+		}
+	} else if (et == 0x0806 || et == 0x8035) {
+		return -1;
+	} else {
+		return 0;                /* nothing above Ethernet is parsed */
+	}
+	icap = iend < cap ? iend : cap;
+	L->l4 = l4;
+	if (proto == 6) {
+		uint32_t hlen;
+
+		if (l4 + 20 > icap)
+			return -1;
+		hlen = (uint32_t)(f[l4 + 12] >> 4) * 4;
+		if (hlen < 20 || l4 + hlen > icap)
+			return -1;
+		L->ports = true;
+	} else if (proto == 17) {
+		uint32_t ulen;
+
+		if (l4 + 8 > icap)
+			return -1;
+		ulen = fv_be16(f + l4 + 4);
+		if (ulen < 8 || l4 + ulen > iend)
+			return -1;
+		L->ports = true;
+		if (o->n_vxlan_ports && scr_vxlan_port(o, fv_be16(f + l4 + 2))) {
+			uint32_t vend = l4 + ulen, vcap = vend < icap ? vend : icap;
+
+			if (depth > 0 || o->max_tunnel_depth < 1 ||
+			    l4 + 16 > vcap || !(f[l4 + 8] & 0x08))
+				return -1;
+			L->inner = l4 + 16;
+			L->icap = vcap;
+			L->iend = vend;
+			L->vni = (uint32_t)f[l4 + 12] << 16 | (uint32_t)f[l4 + 13] << 8 |
+				 f[l4 + 14];
+		}
+	} else if (proto == 132) {
+		/* not parsed; the classifier still reads its ports */
+		if (l4 + 4 > icap)
+			return -1;
+		L->ports = true;
+	}
+	return 0;
+}
+
+/* Any Bloom/table hit at one level and scope: the screen gives up. */
+static inline bool scr_hit(const struct dpc_classifier *c, const uint8_t *f,
+			   const struct scr_level *L, uint32_t scope)
+{
+	if ((c->want & (1u << (A_V4 * 2 + scope))) && L->et == 0x0800 &&
+	    (bloom_has(c, key64(A_V4, scope, fv_be32(f + L->l3 + 12))) ||
+	     bloom_has(c, key64(A_V4, scope, fv_be32(f + L->l3 + 16)))))
+		return true;
+	if ((c->want & (1u << (A_V6 * 2 + scope))) && L->et == 0x86dd) {
+		for (uint32_t a = 8; a <= 24; a += 16) {
+			uint32_t w[4];
+			uint32_t h;
+
+			for (int i = 0; i < 4; i++)
+				w[i] = fv_be32(f + L->l3 + a + 4u * (uint32_t)i);
+			h = hash128(w, scope, c->t128_mask);
+			for (;; h = (h + 1) & c->t128_mask) {
+				const struct e128 *e = &c->t128[h];
+
+				if (e->scope == scope && !memcmp(e->v, w, sizeof(w)))
+					return true;
+				if (e->scope == UINT32_MAX)
+					break;
+			}
+		}
+	}
+	if ((c->want & (1u << (A_PORT * 2 + scope))) && L->ports &&
+	    (bloom_has(c, key64(A_PORT, scope, fv_be16(f + L->l4))) ||
+	     bloom_has(c, key64(A_PORT, scope, fv_be16(f + L->l4 + 2)))))
+		return true;
+	return false;
+}
+
+/* A 16-bit field as loaded in host order, compared with a constant
+ * swapped at compile time (saves the byte swap per load). */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define RAW16(x) ((uint16_t)((((x) >> 8) & 0xff) | (((x) & 0xff) << 8)))
+#else
+#define RAW16(x) ((uint16_t)(x))
+#endif
+
+static inline uint16_t ld16(const uint8_t *p)
+{
+	uint16_t x;
+
+	memcpy(&x, p, 2);
+	return x;
+}
+
+/*
+ * The common frame of a host-job set, in about as few instructions as the
+ * JIT of one `host A and tcp port 80` program: untagged Ethernet, IPv4
+ * with a 20-byte header, not a fragment, TCP/UDP/ICMP or
+ * another protocol, at most one VXLAN level whose tenant frame is the
+ * same. 1: that IPv4 header is at *l3 and passes every check dpc_parse()
+ * makes on it and above; 0: not IPv4 and nothing above Ethernet to parse;
+ * 2: VXLAN, the tenant frame at *inner; -1: anything else.
+ */
+static inline __attribute__((always_inline)) int
+scr_fast_level(const uint8_t *f, uint32_t o, uint32_t cap, uint32_t end,
+	       const struct dpc_parse_opts *opts, uint32_t *l3, uint32_t *inner,
+	       uint32_t *icap_out, uint32_t *iend_out)
+{
+	uint32_t p = o + 14, tot, iend, icap, l4;
+	uint16_t et;
+	const uint8_t *b;
+
+	if (p + 20 > cap)
+		return -1;
+	et = ld16(f + o + 12);
+	if (et != RAW16(0x0800)) {
+		if (et == RAW16(0x86dd) || et == RAW16(0x0806) || et == RAW16(0x8035) ||
+		    et == RAW16(0x8100) || et == RAW16(0x88a8) || et == RAW16(0x9100))
+			return -1;
+		return 0;
+	}
+	b = f + p;
+	tot = fv_be16(b + 2);
+	iend = p + tot;
+	if (b[0] != 0x45 || tot < 20 || iend > end || (ld16(b + 6) & RAW16(0x3fff)))
+		return -1;
+	icap = iend < cap ? iend : cap;
+	*l3 = p;
+	l4 = p + 20;
+	switch (b[9]) {
+	case 6: {
+		uint32_t x;
+
+		if (l4 + 20 > icap)
+			return -1;
+		x = f[l4 + 12];
+		return x >= 0x50 && l4 + (x >> 4) * 4 <= icap ? 1 : -1;
+	}
+	case 17: {
+		uint32_t ulen, vend, vcap;
+
+		if (l4 + 8 > icap)
+			return -1;
+		ulen = fv_be16(f + l4 + 4);
+		vend = l4 + ulen;
+		if (ulen < 8 || vend > iend)
+			return -1;
+		if (opts->n_vxlan_ports == 0 || !scr_vxlan_port(opts, fv_be16(f + l4 + 2)))
+			return 1;
+		if (inner == NULL || opts->max_tunnel_depth < 1)
+			return -1;
+		vcap = vend < icap ? vend : icap;
+		if (l4 + 16 > vcap || !(f[l4 + 8] & 0x08))
+			return -1;
+		*inner = l4 + 16;
+		*icap_out = vcap;
+		*iend_out = vend;
+		return 2;
+	}
+	case 1:
+		return l4 + 8 <= icap ? 1 : -1;
+	default:
+		return 1;
+	}
+}
+
+static __attribute__((noinline)) bool scr_general(const struct dpc_classifier *c,
+			const struct dpc_parse_opts *opts,
+			const uint8_t *frame, uint32_t caplen, uint32_t wirelen);
+
+bool dpc_classifier_screen(const struct dpc_classifier *c,
+			   const struct dpc_parse_opts *opts,
+			   const uint8_t *frame, uint32_t caplen, uint32_t wirelen)
+{
+	if (c->v4_only && frame != NULL && caplen <= 0xffff) {
+		uint32_t end = wirelen > caplen ? wirelen : caplen;
+		uint32_t l3 = 0, in = 0, icap = 0, iend = 0;
+		int r = scr_fast_level(frame, 0, caplen, end, opts, &l3, &in, &icap, &iend);
+
+		if (r == 2)
+			r = scr_fast_level(frame, in, icap, iend, opts, &l3, NULL,
+					   &icap, &iend);
+		if (r == 0)
+			return true;
+		if (r == 1) {
+			uint64_t ps = key64(A_V4, SCOPE_INNER, fv_be32(frame + l3 + 12)) *
+				      HASH_MUL;
+			uint64_t pd = key64(A_V4, SCOPE_INNER, fv_be32(frame + l3 + 16)) *
+				      HASH_MUL;
+
+			return !((c->bloom[ps >> 58] >> ((ps >> 52) & 63)) & 1) &&
+			       !((c->bloom[pd >> 58] >> ((pd >> 52) & 63)) & 1);
+		}
+	}
+	return scr_general(c, opts, frame, caplen, wirelen);
+}
+
+static __attribute__((noinline)) bool scr_general(const struct dpc_classifier *c,
+			const struct dpc_parse_opts *opts,
+			const uint8_t *frame, uint32_t caplen, uint32_t wirelen)
+{
+	struct scr_level out, in;
+	const struct scr_level *inner = &out;
+
+	if (!c->screen || frame == NULL || caplen > 0xffff)
+		return false;
+	if (wirelen < caplen)
+		wirelen = caplen;
+	if (scr_level(frame, 0, caplen, wirelen, 0, opts, &out) != 0)
+		return false;
+	if (out.inner) {
+		if (scr_level(frame, out.inner, out.icap, out.iend, 1, opts, &in) != 0)
+			return false;
+		inner = &in;
+		if ((c->want & (1u << (A_VNI * 2))) &&
+		    bloom_has(c, key64(A_VNI, 0, out.vni)))
+			return false;
+	}
+	if (scr_hit(c, frame, inner, SCOPE_INNER))
+		return false;
+	if ((c->want & (IN_BITS << 1)) && scr_hit(c, frame, &out, SCOPE_OUTER))
+		return false;
+	return true;
 }
 
 void dpc_classifier_free(struct dpc_classifier *c)

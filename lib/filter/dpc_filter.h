@@ -113,6 +113,20 @@ uint64_t dpc_classifier_match(const struct dpc_classifier *c,
 			      const struct dpc_key *key,
 			      const uint8_t *frame, uint32_t caplen);
 
+/**
+ * The check before the parse: true when the frame is certainly wanted by
+ * no job AND dpc_parse(opts, frame, caplen, wirelen) would return
+ * DPC_PARSE_OK, so the caller may count it unwanted without parsing it.
+ * Reads only the raw frame (Ethernet, two tags, IPv4/IPv6, TCP/UDP/ICMP/
+ * SCTP, one VXLAN level on opts' ports) and the classifier's Bloom filter;
+ * false (parse and classify) for anything else, for job sets with a job
+ * not indexed on an address, port or VNI (a BPF-only job, `tcp`, `not
+ * ...`), and for a Bloom hit. Costs a few tens of instructions.
+ */
+bool dpc_classifier_screen(const struct dpc_classifier *c,
+			   const struct dpc_parse_opts *opts,
+			   const uint8_t *frame, uint32_t caplen, uint32_t wirelen);
+
 /** Free; NULL is a no-op. */
 void dpc_classifier_free(struct dpc_classifier *c);
 

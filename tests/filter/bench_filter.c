@@ -178,9 +178,10 @@ static bool hand_check(const uint8_t *p, uint32_t len)
 	       (p[16 + ihl] << 8 | p[17 + ihl]) == 80;
 }
 
-enum bcase { C_PARSE, C_MATCH1, C_HAND, C_DPCAP, C_DPCAP_PARSE, C_PCAP, C_RTE, C_N };
+enum bcase { C_PARSE, C_MATCH1, C_HAND, C_DPCAP, C_DPCAP_PARSE, C_E2E, C_PCAP, C_RTE, C_N };
 static const char *const cname[C_N] = {
-	"parse", "dpcap_match_k1", "hand_c_k1", "dpcap", "dpcap_parse", "libpcap", "rte_bpf_jit",
+	"parse", "dpcap_match_k1", "hand_c_k1", "dpcap", "dpcap_parse", "dpcap_e2e",
+	"libpcap", "rte_bpf_jit",
 };
 
 static void run_case(int c, int ki, unsigned reps)
@@ -212,6 +213,18 @@ static void run_case(int c, int ki, unsigned reps)
 				acc += dpc_classifier_match(cls[ki], &key, b->data, b->len);
 				break;
 			}
+			case C_E2E: {
+				/* what dpcapd's worker does: the screen, and the
+				 * parse + classify only for what it lets through */
+				struct dpc_key key;
+
+				if (dpc_classifier_screen(cls[ki], &opts, b->data, b->len,
+							  b->len))
+					break;
+				dpc_parse(&opts, b->data, b->len, b->len, &key);
+				acc += dpc_classifier_match(cls[ki], &key, b->data, b->len);
+				break;
+			}
 			case C_PCAP:
 				for (unsigned j = 0; j < k; j++)
 					acc += bpf_filter(progs[j].bf_insns, b->data, b->len,
@@ -229,7 +242,8 @@ static void run_case(int c, int ki, unsigned reps)
 
 static bool case_has_k(int c)
 {
-	return c == C_DPCAP || c == C_DPCAP_PARSE || c == C_PCAP || c == C_RTE;
+	return c == C_DPCAP || c == C_DPCAP_PARSE || c == C_E2E || c == C_PCAP ||
+	       c == C_RTE;
 }
 
 static double measure(int c, int ki, unsigned reps)
@@ -432,6 +446,14 @@ int main(int argc, char **argv)
 		printf("ratio dpcap K=64/K=1: %.2f instructions; dpcap 1 job / rte_bpf JIT: %.2f "
 		       "instructions\n", ipp[C_DPCAP][2] / ipp[C_DPCAP][0],
 		       ipp[C_RTE][0] > 0 ? ipp[C_DPCAP][0] / ipp[C_RTE][0] : -1.0);
+	printf("end to end (screen, else parse + classify): K=64/K=1 %.2f ns; "
+	       "1 job / rte_bpf JIT %.2f ns", ns[C_E2E][2] / ns[C_E2E][0],
+	       have_eal ? ns[C_E2E][0] / ns[C_RTE][0] : -1.0);
+	if (ipp[C_E2E][0] > 0 && ipp[C_E2E][2] > 0)
+		printf(", K=64/K=1 %.2f instructions; 1 job / rte_bpf JIT %.2f instructions",
+		       ipp[C_E2E][2] / ipp[C_E2E][0],
+		       ipp[C_RTE][0] > 0 ? ipp[C_E2E][0] / ipp[C_RTE][0] : -1.0);
+	printf("\n");
 	printf("{\"bench\":\"filter\",\"packets\":%d,\"jobs\":\"host A and tcp port 80\"", NPKT);
 	for (int c = 0; c < C_N; c++)
 		for (int ki = 0; ki < 3; ki++) {
@@ -448,12 +470,17 @@ int main(int argc, char **argv)
 	printf(",\"ratio_k64_k1\":%.3f,\"ratio_k64_k1_with_parse\":%.3f",
 	       ns[C_DPCAP][2] / ns[C_DPCAP][0], ns[C_DPCAP_PARSE][2] / ns[C_DPCAP_PARSE][0]);
 	if (have_eal)
-		printf(",\"ratio_dpcap_k1_rte_bpf_k1\":%.3f", ns[C_DPCAP][0] / ns[C_RTE][0]);
+		printf(",\"ratio_dpcap_k1_rte_bpf_k1\":%.3f,\"ratio_e2e_k1_rte_bpf_k1\":%.3f",
+		       ns[C_DPCAP][0] / ns[C_RTE][0], ns[C_E2E][0] / ns[C_RTE][0]);
+	printf(",\"ratio_e2e_k64_k1\":%.3f", ns[C_E2E][2] / ns[C_E2E][0]);
 	if (ipp[C_DPCAP][0] > 0 && ipp[C_DPCAP][2] > 0)
 		printf(",\"ratio_k64_k1_ins\":%.3f", ipp[C_DPCAP][2] / ipp[C_DPCAP][0]);
 	if (ipp[C_DPCAP][0] > 0 && ipp[C_RTE][0] > 0)
 		printf(",\"ratio_dpcap_k1_rte_bpf_k1_ins\":%.3f",
 		       ipp[C_DPCAP][0] / ipp[C_RTE][0]);
+	if (ipp[C_E2E][0] > 0 && ipp[C_RTE][0] > 0)
+		printf(",\"ratio_e2e_k1_rte_bpf_k1_ins\":%.3f,\"ratio_e2e_k64_k1_ins\":%.3f",
+		       ipp[C_E2E][0] / ipp[C_RTE][0], ipp[C_E2E][2] / ipp[C_E2E][0]);
 	printf("}\n");
 	if (have_eal)
 		rte_eal_cleanup();

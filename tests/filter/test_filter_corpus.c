@@ -30,6 +30,14 @@ static const char *const extra[] = {
 	"outer host 10.0.0.1 and icmp", "not vxlan and ip6 and not tcp",
 };
 #define N_EXTRA (sizeof(extra) / sizeof(extra[0]))
+/* Indexed jobs only, so the screen is on: its "unwanted" must agree with
+ * the parse status and these jobs' own verdicts on every packet. */
+static const char *const scr_jobs[] = {
+	"port 80", "port 53", "tcp port 179", "udp port 123", "host 10.0.0.1",
+	"host 192.168.1.1", "ip6 host 2001:db8::1", "vni 42", "outer udp port 4789",
+	"port 443 or port 22", "host 10.9.9.9", "dst port 5060",
+};
+#define N_SCR (sizeof(scr_jobs) / sizeof(scr_jobs[0]))
 #define N_ALL (N_PLAIN + N_EXTRA)
 
 int main(int argc, char **argv)
@@ -42,7 +50,9 @@ int main(int argc, char **argv)
 	unsigned bad[N_PLAIN] = { 0 };
 	unsigned long compared = 0, packets = 0, files = 0, skipped_files = 0;
 	unsigned long cl_bad = 0, shown = 0;
-	struct dpc_classifier *cl, *cl2;
+	unsigned long scr_n = 0, scr_bad = 0;
+	struct dpc_filter *sf[N_SCR];
+	struct dpc_classifier *cl, *cl2, *cls = NULL;
 	struct dpc_parse_opts opts;
 	pcap_t *pd;
 	DIR *d;
@@ -66,6 +76,14 @@ int main(int argc, char **argv)
 	}
 	cl = dpc_classifier_build(f, DPC_CLASSIFIER_MAX);
 	cl2 = dpc_classifier_build(f + DPC_CLASSIFIER_MAX - 8, N_ALL - (DPC_CLASSIFIER_MAX - 8));
+	for (unsigned i = 0; i < N_SCR; i++)
+		sf[i] = dpc_filter_compile(scr_jobs[i], NULL);
+	for (unsigned i = 0; i < N_SCR; i++)
+		if (sf[i] == NULL) {
+			CHECK(0, "compile '%s'", scr_jobs[i]);
+			return dpc_test_done();
+		}
+	cls = dpc_classifier_build(sf, N_SCR);
 	dpc_parse_opts_init(&opts);
 	dpc_parse_opts_add_vxlan_port(&opts, 8472);
 	for (;;) {
@@ -154,6 +172,20 @@ int main(int argc, char **argv)
 					}
 				}
 			}
+			if (cls && dpc_classifier_screen(cls, &opts, data, h->caplen, h->len)) {
+				bool any = key.status != DPC_PARSE_OK;
+
+				for (unsigned i = 0; i < N_SCR && !any; i++)
+					any = dpc_filter_match(sf[i], &key, data, h->caplen);
+				scr_n++;
+				if (any) {
+					scr_bad++;
+					if (shown++ < 20)
+						printf("# %s packet %lu: screened, but parse "
+						       "status %d or a job wants it\n", name,
+						       packets, key.status);
+				}
+			}
 			if (cl && dpc_classifier_match(cl, &key, data, h->caplen) != want)
 				cl_bad++;
 			if (cl2 && dpc_classifier_match(cl2, &key, data, h->caplen) != want2)
@@ -177,6 +209,12 @@ int main(int argc, char **argv)
 	CHECK(cl != NULL && cl2 != NULL && cl_bad == 0,
 	      "classifier mask == individual verdicts on every packet (%lu wrong)",
 	      cl_bad);
+	CHECK(cls != NULL && scr_n > 0 && scr_bad == 0,
+	      "screen: %lu of %lu packets screened, each parses OK and is wanted "
+	      "by none of %zu jobs (%lu wrong)", scr_n, packets, N_SCR, scr_bad);
+	dpc_classifier_free(cls);
+	for (unsigned i = 0; i < N_SCR; i++)
+		dpc_filter_free(sf[i]);
 	dpc_classifier_free(cl);
 	dpc_classifier_free(cl2);
 	for (unsigned i = 0; i < N_ALL; i++)

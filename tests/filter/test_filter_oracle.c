@@ -332,6 +332,185 @@ int main(void)
 		      DPC_CLASSIFIER_MAX);
 	}
 	/*
+	 * The screen (dpc_classifier_screen, before any parse): whenever it
+	 * says "no job wants this frame", the full path must agree on every
+	 * count: dpc_parse() returns OK and every job's own verdict is false.
+	 * Job sets drawn from indexable filters (addresses, ports, VNIs, both
+	 * scopes) some of which the generator's traffic hits and some it
+	 * almost never does, so both answers occur; plain, tagged, VXLAN and
+	 * malformed frames (gen_frame's mode -1 mixes them, truncated ones too),
+	 * a third with one or two header bytes overwritten.
+	 */
+	{
+		static const char *const pool[] = {
+			"host 10.9.9.9", "src host 10.0.0.1 and tcp port 80",
+			"dst host 192.168.7.9", "port 9999",
+			"udp dst port 5500 and host 10.0.0.2", "outer host 10.9.0.1",
+			"outer dst port 7777", "vni 777", "vni 5001 and tcp port 5432",
+			"host 2001:db8::99", "ip6 host 2001:db8::1 and port 443",
+			"host 10.7.7.7 or host 10.8.8.8", "sctp port 5432 and host 172.16.0.1",
+			"outer src host 10.0.0.1 and vni 42", "host 172.31.0.1 and not port 22",
+			"tcp src port 12345", "(host 10.1.2.3 or port 1234) and tcp",
+			"outer (host 10.0.0.5 and udp port 4789)", "dst port 53",
+			"host 10.0.1.5 and (port 80 or port 443)",
+		};
+		enum { NPOOL = sizeof(pool) / sizeof(pool[0]) };
+		struct dpc_filter *pf[NPOOL];
+		struct gen_rng r = { 424242 };
+		unsigned long bad = 0, screened = 0, frames = 0, sets = 0;
+		unsigned long screened_vx = 0, screened_tag = 0, parse_bad = 0;
+		struct dpc_classifier *c;
+
+		for (unsigned j = 0; j < NPOOL; j++) {
+			pf[j] = dpc_filter_compile(pool[j], NULL);
+			if (pf[j] == NULL) {
+				CHECK(0, "compile '%s'", pool[j]);
+				return dpc_test_done();
+			}
+		}
+		/* pool entries whose only index is an innermost IPv4 address:
+		 * sets of these take the screen's shortest path */
+		static const unsigned v4idx[] = { 0, 1, 2, 4, 11, 12, 14, 19 };
+		enum { NV4 = sizeof(v4idx) / sizeof(v4idx[0]) };
+
+		for (int round = 0; round < 60; round++) {
+			struct dpc_filter *jobs[DPC_CLASSIFIER_MAX];
+			unsigned k = round < (int)NPOOL ? 1 :
+				     1 + gen_below(&r, DPC_CLASSIFIER_MAX);
+
+			if (round < (int)NPOOL)
+				jobs[0] = pf[round];
+			else if (round < 40)
+				for (unsigned j = 0; j < k; j++)
+					jobs[j] = pf[gen_below(&r, NPOOL)];
+			else
+				for (unsigned j = 0; j < k; j++)
+					jobs[j] = pf[v4idx[gen_below(&r, NV4)]];
+			c = dpc_classifier_build(jobs, k);
+			if (c == NULL) {
+				bad++;
+				continue;
+			}
+			sets++;
+			for (unsigned n = 0; n < 1500; n++) {
+				struct dpc_key key;
+				uint64_t want = 0;
+				bool scr;
+
+				gen_frame(&g, 991u + (uint64_t)round * 104729u + n, -1);
+				/* One frame in three gets one or two header bytes
+				 * overwritten: every length, version and flag check
+				 * the parser makes is then hit. */
+				if (n % 3 == 0 && g.len > 12)
+					for (unsigned x = 0; x <= n % 2; x++) {
+						uint32_t span = n % 4 ? 100 : 56;
+
+						g.b[12 + gen_below(&r, (g.len < span + 12 ?
+									 g.len - 12 : span))] =
+							(uint8_t)gen_next(&r);
+					}
+				scr = dpc_classifier_screen(c, &opts, g.b, g.len, g.wirelen);
+				dpc_parse(&opts, g.b, g.len, g.wirelen, &key);
+				for (unsigned j = 0; j < k; j++)
+					if (dpc_filter_match(jobs[j], &key, g.b, g.len))
+						want |= 1ull << j;
+				frames++;
+				if (!scr)
+					continue;
+				screened++;
+				screened_vx += (key.flags & DPC_KEY_VXLAN) != 0;
+				screened_tag += (key.outer.have & DPC_HAVE_VLAN) != 0;
+				if (key.status != DPC_PARSE_OK)
+					parse_bad++;
+				if (key.status != DPC_PARSE_OK || want != 0 ||
+				    dpc_classifier_match(c, &key, g.b, g.len) != 0) {
+					bad++;
+					if (bad < 5)
+						printf("# screen round %d frame %u: status %d "
+						       "want %#llx\n", round, n, key.status,
+						       (unsigned long long)want);
+				}
+			}
+			dpc_classifier_free(c);
+		}
+		CHECK(bad == 0 && screened > frames / 10 && screened < frames &&
+		      screened_vx > 0 && screened_tag > 0,
+		      "screen: %lu of %lu frames screened (%lu VXLAN, %lu tagged) over "
+		      "%lu job sets; every one parses OK (%lu not) and is wanted by no "
+		      "job (%lu wrong in all)", screened, frames, screened_vx,
+		      screened_tag, sets, parse_bad, bad);
+		/*
+		 * Every header byte of 300 frames set in turn to 0, 0xff, +1,
+		 * -1, its high bit flipped and a random value, under a v4-only
+		 * job set (the short path) and a mixed one: no screened frame
+		 * may parse other than OK or be wanted.
+		 */
+		{
+			struct dpc_filter *jsets[2][4] = {
+				{ pf[0], pf[2], pf[12], pf[19] },
+				{ pf[3], pf[5], pf[7], pf[9] },
+			};
+			unsigned long tried = 0, sc = 0, wrong = 0;
+
+			for (int si = 0; si < 2; si++) {
+				c = dpc_classifier_build(jsets[si], 4);
+				for (unsigned n = 0; c && n < 300; n++) {
+					gen_frame(&g, 31337u + n, n % 3 == 2 ? 2 : (int)(n % 2));
+					for (uint32_t pos = 12; pos < g.len && pos < 100; pos++) {
+						uint8_t orig = g.b[pos];
+						uint8_t vals[6] = { 0, 0xff, (uint8_t)(orig + 1),
+								    (uint8_t)(orig - 1),
+								    (uint8_t)(orig ^ 0x80),
+								    (uint8_t)gen_next(&r) };
+
+						for (int vi = 0; vi < 6; vi++) {
+							struct dpc_key key;
+							bool any;
+
+							g.b[pos] = vals[vi];
+							tried++;
+							if (!dpc_classifier_screen(c, &opts, g.b, g.len,
+										   g.wirelen))
+								continue;
+							sc++;
+							dpc_parse(&opts, g.b, g.len, g.wirelen, &key);
+							any = key.status != DPC_PARSE_OK;
+							for (unsigned j = 0; j < 4 && !any; j++)
+								any = dpc_filter_match(jsets[si][j], &key,
+										       g.b, g.len);
+							if (any && wrong++ < 5)
+								printf("# screen byte %u = %#x of frame %u "
+								       "(set %d): parse %d\n", pos,
+								       vals[vi], n, si, key.status);
+						}
+						g.b[pos] = orig;
+					}
+				}
+				dpc_classifier_free(c);
+			}
+			CHECK(wrong == 0 && sc > tried / 10,
+			      "screen: %lu of %lu single-byte variants screened, none "
+			      "wrongly (%lu)", sc, tried, wrong);
+		}
+		/* A job not indexed on an address, port or VNI turns it off. */
+		{
+			struct dpc_filter *lin[2] = { pf[0], dpc_filter_compile("tcp", NULL) };
+			unsigned on = 0;
+
+			c = lin[1] ? dpc_classifier_build(lin, 2) : NULL;
+			for (unsigned n = 0; c && n < 500; n++) {
+				gen_frame(&g, 555u + n, -1);
+				on += dpc_classifier_screen(c, &opts, g.b, g.len, g.wirelen);
+			}
+			CHECK(c != NULL && on == 0,
+			      "screen off when a job ('tcp') is not indexed (%u screened)", on);
+			dpc_classifier_free(c);
+			dpc_filter_free(lin[1]);
+		}
+		for (unsigned j = 0; j < NPOOL; j++)
+			dpc_filter_free(pf[j]);
+	}
+	/*
 	 * BPF hooks (the daemon's rte_bpf path): an exec installed on every
 	 * slot is called instead of libpcap's interpreter, with the untagged
 	 * view; verdicts do not change, and the view it sees never starts
