@@ -8,7 +8,10 @@
  *
  * Loads the first --load packets of FILE (all by default) into memory, one
  * contiguous arena, then walks them in order, as a worker sees a stream:
- *   dpcap   dpc_parse() + dpc_classifier_match() over the K EXPRs
+ *   dpcap   what dpcapd's worker does: dpc_classifier_screen() (a raw-bytes
+ *           check that settles most packets no job wants without a parse),
+ *           then for the others dpc_parse() + dpc_classifier_match() over
+ *           the K EXPRs
  *   parse   dpc_parse() only
  *   libpcap the peer: libpcap's bpf_filter() once per job (K EXPRs,
  *           compiled with pcap_compile for DLT_EN10MB), as a capture tool
@@ -150,6 +153,9 @@ __attribute__((noinline)) uint64_t fastpath_loop(enum engine e, uint64_t start,
 		__builtin_prefetch(arena + pkts[(i + 4) % n_pkts].off);
 		switch (e) {
 		case ENG_DPCAP:
+			if (dpc_classifier_screen(cls, &popts, f, pk->caplen,
+						  pk->wirelen))
+				break;
 			dpc_parse(&popts, f, pk->caplen, pk->wirelen, &key);
 			deliveries += (uint64_t)__builtin_popcountll(
 				dpc_classifier_match(cls, &key, f, pk->caplen));
