@@ -27,6 +27,17 @@ extern int dpc_dp_logtype;
 
 struct dp_job;
 
+/*
+ * A job's writer-side counters: records the writer dropped before
+ * offering them to pcapfile (the job had ended, a malformed block), and
+ * pcapfile's own counters, which say what became of every record offered:
+ * offered = packets + dropped_disk_error + dropped_disk_low + refused.
+ */
+struct dp_wr_ctr {
+	uint64_t dropped[DPC_DROP_COUNT];
+	struct dpc_pcapfile_stats pst;
+};
+
 /* A staging block: pcap records back to back, for one job. Blocks are the
  * elements of dp->block_pool; data[] is cfg.block_size bytes. */
 struct dp_block {
@@ -37,7 +48,13 @@ struct dp_block {
 	uint8_t data[];
 };
 
-/* Counters one worker keeps for one job (only that worker writes them). */
+/*
+ * Counters one worker keeps for one job (only that worker writes them).
+ * Each job holds two per worker: wc, the worker's live copy, updated as it
+ * goes, and wpub, the copy it publishes under its seqcount (struct
+ * dp_worker.seq) at burst boundaries, which is the only one other threads
+ * read (see "Publishing counters" in dp_worker.c).
+ */
 struct dp_job_wctr {
 	uint64_t matched;
 	uint64_t matched_bytes;
@@ -73,18 +90,17 @@ struct dp_job {
 	_Atomic int end_reason;     /* enum dpc_job_reason the writer asks for */
 	_Atomic int closed;         /* writer closed pf; wr_final valid */
 	int close_rc;
-	/* writer-side counters (written by the job's writer only) */
-	struct {
-		uint64_t dropped[DPC_DROP_COUNT];
-		uint64_t accepted;      /* records pcapfile took (buffered or written) */
-		struct dpc_pcapfile_stats pst;
-	} wr;
+	/* writer-side counters (written by the job's writer only, inside
+	 * wr_seq odd/even; readers use dp_job_wr_read()) */
+	_Atomic uint32_t wr_seq;
+	struct dp_wr_ctr wr;
 	/* validate */
 	dpc_dp_validate_cb vcb;
 	void *varg;
 	uint64_t v_rx0, v_t0_ns, v_deadline_ns;
 	bool v_cancelled;
-	struct dp_job_wctr wc[DPC_DP_WORKERS_MAX];
+	struct dp_job_wctr wc[DPC_DP_WORKERS_MAX];    /* live, per worker */
+	struct dp_job_wctr wpub[DPC_DP_WORKERS_MAX];  /* published, per worker */
 };
 
 /* The immutable job set the workers read. */
@@ -97,6 +113,7 @@ struct dp_jobset {
 	uint64_t limited;           /* jobs with a packet limit */
 	struct dpc_classifier *cls;
 	uint64_t rcu_token;         /* when retired */
+	bool second_gp;             /* waiting out the second grace period */
 };
 
 /* Per-worker counters (only that worker writes them). */
@@ -113,6 +130,12 @@ struct dp_wctr {
 	uint64_t polls, idle_polls;
 } __rte_cache_aligned;
 
+#define DP_STASH_MAX 64
+/* A worker publishes at the end of a burst at most this often while
+ * packets keep coming (at once when its queue drains, before any block
+ * goes to a writer, and at a job-set change). */
+#define DP_PUBLISH_US 20
+
 struct dp_worker {
 	unsigned id;
 	unsigned lcore;
@@ -125,12 +148,23 @@ struct dp_worker {
 	struct dp_block *blk[DPC_DP_JOBS_MAX];
 	uint64_t open_mask;
 	uint64_t oldest_tsc;
-	struct dp_wctr c;
+	struct dp_wctr c;           /* live counters (this worker only) */
+	/* publishing (dp_worker.c): full blocks wait in stash until the
+	 * counters that include their records are published */
+	bool unpub;                 /* c changed since the last publish */
+	uint64_t dirty;             /* slots of cur whose wc changed since */
+	uint64_t pub_tsc, pub_ival; /* last end-of-burst publish; min gap */
+	unsigned n_stash;
+	struct dp_block *stash[DP_STASH_MAX];
+	uint8_t stash_slot[DP_STASH_MAX];
 	bool launched;
 	bool hwts;                  /* copies of the port's conversion */
 	bool hwts_epoch_ns;
 	uint64_t hw_base, hw_base_ns, hw_mult;
 	uint8_t linbuf[16384];      /* multi-segment frames are copied here */
+	/* what other threads read: odd while the worker publishes */
+	_Atomic uint32_t seq __rte_cache_aligned;
+	struct dp_wctr pub;         /* c as of the last publish */
 } __rte_cache_aligned;
 
 struct dp_writer {
@@ -192,6 +226,7 @@ struct dpc_dp {
 	pthread_mutex_t tel_lock;   /* telemetry snapshot */
 	char *tel_stats, *tel_jobs; /* compact JSON, refreshed by service */
 	uint64_t tel_last_ns;
+	uint64_t snap_reads, snap_retries;  /* worker counter reads, retried */
 	uint64_t start_ns;
 	bool workers_launched;
 	int ts_off;                 /* rx timestamp dynfield offset, -1 if none */
@@ -203,6 +238,9 @@ int dp_worker_main(void *arg);
 
 /* dp_writer.c */
 void *dp_writer_main(void *arg);
+enum dpc_drop dp_drop_of_stop(enum dpc_pcapfile_stop s);
+/* A consistent copy of job->wr (any thread). */
+void dp_job_wr_read(const struct dp_job *job, struct dp_wr_ctr *out);
 #define DP_MSG_OPEN  0u
 #define DP_MSG_CLOSE 1u
 
@@ -213,6 +251,7 @@ void dp_bpf_detach(struct dp_job *job);
 /* dp_telemetry.c */
 void dp_telemetry_register(struct dpc_dp *dp);
 void dp_telemetry_refresh(struct dpc_dp *dp);
+bool dp_telemetry_wanted(void);   /* a telemetry reader waits for a refresh */
 
 uint64_t dp_now_ns(void);
 

@@ -4,6 +4,7 @@
  * Everything here runs on the control thread (see dpc_dp.h).
  */
 #include <dirent.h>
+#include <sched.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include <rte_cycles.h>
+#include <rte_pause.h>
 #include <rte_eal.h>
 #include <rte_version.h>
 #include <rte_errno.h>
@@ -29,6 +31,7 @@
 #include <rte_mbuf_dyn.h>
 
 #include "dp_internal.h"
+#include "dp_bpf.h"
 #include "dpc_config.h"
 
 RTE_LOG_REGISTER_DEFAULT(dpc_dp_logtype, INFO);
@@ -337,32 +340,119 @@ out:
 
 /* ------------------------------------------------------------ job set/RCU */
 
-static void counters_of(const struct dpc_dp *dp, const struct dp_job *job,
-			struct dpc_job_counters *c)
+/* Whether workers may still change a job's counters: it is, or may still
+ * be, in a set a worker holds. Once the first grace period after its
+ * retirement has passed, every worker has flushed and published it. */
+static bool job_live(const struct dp_job *job)
 {
-	unsigned w, d;
+	return job->phase == DP_PHASE_RUNNING || job->phase == DP_PHASE_RETIRE1;
+}
+
+/*
+ * Copy worker wk's published counters into c (when not NULL) and its
+ * published counters of jobs[0..n) into jc, all as of one publication
+ * ("Publishing counters" in dp_worker.c): retried while the worker is
+ * publishing or published during the copy. Workers publish at most every
+ * DP_PUBLISH_US while busy, so a copy of a few KiB gets through.
+ */
+static void worker_read(struct dpc_dp *dp, const struct dp_worker *wk, struct dp_wctr *c,
+			struct dp_job *const *jobs, unsigned n, struct dp_job_wctr *jc)
+{
+	unsigned i, tries = 0;
+
+	dp->snap_reads++;
+	for (;;) {
+		uint32_t s0 = atomic_load_explicit(&wk->seq, memory_order_acquire);
+
+		if (!(s0 & 1)) {
+			if (c)
+				memcpy(c, &wk->pub, sizeof(*c));
+			for (i = 0; i < n; i++)
+				memcpy(&jc[i], &jobs[i]->wpub[wk->id], sizeof(jc[i]));
+			atomic_thread_fence(memory_order_acquire);
+			if (atomic_load_explicit(&wk->seq, memory_order_relaxed) == s0)
+				return;
+		}
+		if (tries == 0)
+			dp->snap_retries++;     /* reads that had to retry */
+		if (++tries % 64 == 0)
+			sched_yield();     /* the worker may share our CPU */
+		else
+			rte_pause();
+	}
+}
+
+static void add_wctr(struct dpc_job_counters *c, const struct dp_job_wctr *w)
+{
+	unsigned d;
+
+	c->matched += w->matched;
+	c->matched_bytes += w->matched_bytes;
+	for (d = 0; d < DPC_DROP_COUNT; d++)
+		c->dropped[d] += w->dropped[d];
+}
+
+/*
+ * The writer-side part of a job's counters. pcapfile counts each record it
+ * was offered under exactly one outcome: written (packets), lost to a
+ * write error (dropped_disk_error), cut at the free-space floor
+ * (dropped_disk_low), or refused after it stopped (refused, whose reason
+ * is the stop reason) -- the same totals its manifest lists.
+ */
+static void add_wr(struct dpc_job_counters *c, const struct dp_wr_ctr *wr)
+{
+	const struct dpc_pcapfile_stats *st = &wr->pst;
+	unsigned d;
+
+	for (d = 0; d < DPC_DROP_COUNT; d++)
+		c->dropped[d] += wr->dropped[d];
+	c->dropped[DPC_DROP_DISK_ERROR] += st->dropped_disk_error;
+	c->dropped[DPC_DROP_DISK_LOW] += st->dropped_disk_low;
+	if (st->refused)
+		c->dropped[dp_drop_of_stop(st->stop)] += st->refused;
+	c->written = st->packets;
+	c->written_bytes = st->bytes;
+	c->wire_bytes = st->wire_bytes;
+	c->snapped = st->truncated;
+	c->files = st->files;
+	c->files_deleted = st->files_deleted;
+}
+
+/*
+ * One job's counters, consistent: the writer's counters first, then each
+ * worker's published ones. A record the writer counts was published as
+ * matched before its block reached the writer, so in_flight (matched -
+ * written - dropped) is never negative, and 0 once the job is final.
+ */
+static void counters_of(struct dpc_dp *dp, struct dp_job *job, struct dpc_job_counters *c,
+			struct dp_wr_ctr *wr_out)
+{
+	struct dp_wr_ctr wr;
+	unsigned w;
 
 	memset(c, 0, sizeof(*c));
+	dp_job_wr_read(job, &wr);
+	add_wr(c, &wr);
 	for (w = 0; w < dp->n_workers; w++) {
-		c->matched += job->wc[w].matched;
-		c->matched_bytes += job->wc[w].matched_bytes;
-		for (d = 0; d < DPC_DROP_COUNT; d++)
-			c->dropped[d] += job->wc[w].dropped[d];
+		struct dp_job_wctr jc;
+
+		if (job_live(job))
+			worker_read(dp, dp->workers[w], NULL, &job, 1, &jc);
+		else
+			jc = job->wpub[w];
+		add_wctr(c, &jc);
 	}
-	for (d = 0; d < DPC_DROP_COUNT; d++)
-		c->dropped[d] += job->wr.dropped[d];
-	/* records the writer accepted into its buffer but lost to a write
-	 * error (the file is cut back to its last whole record) */
-	if (job->wr.accepted > job->wr.pst.packets)
-		c->dropped[job->wr.pst.stop == DPC_PCAPFILE_STOP_DISK_LOW ?
-			   DPC_DROP_DISK_LOW : DPC_DROP_DISK_ERROR] +=
-			job->wr.accepted - job->wr.pst.packets;
-	c->written = job->wr.pst.packets;
-	c->written_bytes = job->wr.pst.bytes;
-	c->wire_bytes = job->wr.pst.wire_bytes;
-	c->snapped = job->wr.pst.truncated;
-	c->files = job->wr.pst.files;
-	c->files_deleted = job->wr.pst.files_deleted;
+	if (wr_out)
+		*wr_out = wr;
+}
+
+/* Packets worker wk received, as last published. */
+static uint64_t worker_rx(struct dpc_dp *dp, const struct dp_worker *wk)
+{
+	struct dp_wctr c;
+
+	worker_read(dp, wk, &c, NULL, 0, NULL);
+	return c.rx;
 }
 
 static void publish(struct dpc_dp *dp)
@@ -425,8 +515,14 @@ static void publish(struct dpc_dp *dp)
 	dp->sets_published++;
 }
 
-/* A set retired at token T may still be read until T has passed; its
- * workers may hold blocks staged under it until a second grace period. */
+/*
+ * A set retired at token T is freed only after a second grace period: a
+ * worker that reported quiescent after T may still be holding the set as
+ * w->cur, and when it next notices the new set it flushes and publishes
+ * its counters through the old one (set->jobs[], set->count_only) before
+ * its next quiescent report. Freeing after one grace period was a
+ * use-after-free there (dpcapd SIGSEGV with 64 clients churning jobs).
+ */
 static void reap_sets(struct dpc_dp *dp)
 {
 	unsigned i = 0;
@@ -435,6 +531,12 @@ static void reap_sets(struct dpc_dp *dp)
 		struct dp_jobset *o = dp->retired_sets[i];
 
 		if (rte_rcu_qsbr_check(dp->qs, o->rcu_token, false) == 1) {
+			if (!o->second_gp) {
+				o->second_gp = true;
+				o->rcu_token = rte_rcu_qsbr_start(dp->qs);
+				i++;
+				continue;
+			}
 			dpc_classifier_free(o->cls);
 			free(o);
 			dp->retired_sets[i] = dp->retired_sets[--dp->n_retired_sets];
@@ -453,7 +555,7 @@ static void emit_state(struct dpc_dp *dp, struct dp_job *job)
 
 	if (!dp->ev_fn || job->hidden)
 		return;
-	counters_of(dp, job, &c);
+	counters_of(dp, job, &c, NULL);
 	p = json_pack("{s:I, s:s, s:s, s:s, s:o}", "id", (json_int_t)job->id,
 		      "name", job->spec.name,
 		      "state", dpc_job_state_name(job->status.state),
@@ -488,17 +590,18 @@ static void validate_finish(struct dpc_dp *dp, struct dp_job *job)
 	json_t *res;
 
 	for (w = 0; w < dp->n_workers; w++) {
-		matched += job->wc[w].matched;
+		matched += job->wpub[w].matched;     /* final: the job has retired */
 		if (job->port_mask & (1u << dp->workers[w]->port_idx))
-			rx += dp->workers[w]->c.rx;
+			rx += worker_rx(dp, dp->workers[w]);
 	}
 	rx -= job->v_rx0;
 	if (secs <= 0)
 		secs = 1e-9;
 	if (job->v_cancelled || !job->vcb)
 		return;
-	res = json_pack("{s:b, s:s, s:I, s:I, s:I, s:f, s:f}", "valid", 1,
+	res = json_pack("{s:b, s:s, s:s, s:I, s:I, s:I, s:f, s:f}", "valid", 1,
 			"engine", dpc_filter_is_native(job->filter) ? "native" : "bpf",
+			"bpf_engine", dp_bpf_job_engine(job),
 			"sample_ms", (json_int_t)(secs * 1000),
 			"received", (json_int_t)rx, "matched", (json_int_t)matched,
 			"match_pps", (double)matched / secs, "rx_pps", (double)rx / secs);
@@ -613,7 +716,7 @@ int dpc_dp_service(struct dpc_dp *dp)
 	for (i = 0; i < dp->n_jobs; i++)
 		if (dp->jobs[i]->phase != DP_PHASE_DONE && !dp->jobs[i]->hidden)
 			active++;
-	if (now - dp->tel_last_ns >= 500000000ull) {
+	if (now - dp->tel_last_ns >= 500000000ull || dp_telemetry_wanted()) {
 		dp->tel_last_ns = now;
 		dp_telemetry_refresh(dp);
 	}
@@ -646,7 +749,7 @@ uint64_t dpc_dp_rx_total(struct dpc_dp *dp)
 	unsigned i;
 
 	for (i = 0; i < dp->n_workers; i++)
-		s += dp->workers[i]->c.rx;
+		s += worker_rx(dp, dp->workers[i]);
 	return s;
 }
 
@@ -924,13 +1027,29 @@ static json_t *files_json(const char *dir)
 	return a;
 }
 
+/* What pcapfile did with the records it was offered (the manifest's
+ * totals: the disk-loss split there equals the counters'). */
+static json_t *writer_json(const struct dp_wr_ctr *wr)
+{
+	const struct dpc_pcapfile_stats *st = &wr->pst;
+
+	return json_pack("{s:I, s:I, s:I, s:I, s:s?}",
+			 "packets", (json_int_t)st->packets,
+			 "refused", (json_int_t)st->refused,
+			 "dropped_disk_error", (json_int_t)st->dropped_disk_error,
+			 "dropped_disk_low", (json_int_t)st->dropped_disk_low,
+			 "stop_reason", st->stop == DPC_PCAPFILE_STOP_NONE ? NULL :
+					dpc_pcapfile_stop_name(st->stop));
+}
+
 static json_t *job_json(struct dpc_dp *dp, struct dp_job *job, bool files)
 {
 	struct dpc_job_counters c;
+	struct dp_wr_ctr wr;
 	uint64_t now = dp_now_ns(), end = job->status.ended_ns ? job->status.ended_ns : now;
 	json_t *o;
 
-	counters_of(dp, job, &c);
+	counters_of(dp, job, &c, &wr);
 	o = json_pack("{s:I, s:s, s:s, s:s, s:b, s:o, s:s, s:I, s:I, s:o, s:o}",
 		      "id", (json_int_t)job->id, "name", job->spec.name,
 		      "state", dpc_job_state_name(job->status.state),
@@ -944,8 +1063,10 @@ static json_t *job_json(struct dpc_dp *dp, struct dp_job *job, bool files)
 		      "progress", dpc_job_progress_to_json(&job->spec, &c,
 							   end - job->status.started_ns));
 	if (o) {
+		json_object_set_new(o, "writer", writer_json(&wr));
 		json_object_set_new(o, "engine", json_string(job->filter ?
 			(dpc_filter_is_native(job->filter) ? "native" : "bpf") : "released"));
+		json_object_set_new(o, "bpf_engine", json_string(dp_bpf_job_engine(job)));
 		if (files)
 			json_object_set_new(o, "files", files_json(job->dir));
 	}
@@ -999,12 +1120,50 @@ static json_t *drops_json(const uint64_t *d)
 	return o;
 }
 
+/*
+ * Counters, as one consistent snapshot: first every job's writer-side
+ * counters, then each worker's published counters together with its
+ * counters of the jobs still live, as of one publication of that worker.
+ * So every worker balances (rx = unwanted + matched), the workers'
+ * deliveries equal the jobs' matched, and no job's in_flight is negative,
+ * at any moment, not only once the workers are quiet.
+ */
 int dpc_dp_stats(struct dpc_dp *dp, json_t **out)
 {
-	json_t *o, *ports, *workers, *writers, *jobs;
+	json_t *o = NULL, *ports, *workers, *writers, *jobs;
 	uint64_t drops[DPC_DROP_COUNT] = { 0 };
 	bool balanced = true;
-	unsigned i, w, d;
+	unsigned i, w, d, k, n_live = 0;
+	struct dp_wctr *wc = calloc(dp->n_workers ? dp->n_workers : 1, sizeof(*wc));
+	struct dpc_job_counters *jcs = calloc(dp->n_jobs ? dp->n_jobs : 1, sizeof(*jcs));
+	struct dp_wr_ctr *wrs = calloc(dp->n_jobs ? dp->n_jobs : 1, sizeof(*wrs));
+	struct dp_job **live = calloc(dp->n_jobs ? dp->n_jobs : 1, sizeof(*live));
+	unsigned *live_idx = calloc(dp->n_jobs ? dp->n_jobs : 1, sizeof(*live_idx));
+	struct dp_job_wctr *tmp = calloc(dp->n_jobs ? dp->n_jobs : 1, sizeof(*tmp));
+
+	*out = NULL;
+	if (!wc || !jcs || !wrs || !live || !live_idx || !tmp)
+		goto out;
+	for (i = 0; i < dp->n_jobs; i++) {
+		struct dp_job *job = dp->jobs[i];
+
+		if (job->hidden)
+			continue;
+		dp_job_wr_read(job, &wrs[i]);
+		add_wr(&jcs[i], &wrs[i]);
+		if (job_live(job)) {
+			live[n_live] = job;
+			live_idx[n_live++] = i;
+		} else {
+			for (w = 0; w < dp->n_workers; w++)
+				add_wctr(&jcs[i], &job->wpub[w]);
+		}
+	}
+	for (w = 0; w < dp->n_workers; w++) {
+		worker_read(dp, dp->workers[w], &wc[w], live, n_live, tmp);
+		for (k = 0; k < n_live; k++)
+			add_wctr(&jcs[live_idx[k]], &tmp[k]);
+	}
 
 	ports = json_array();
 	workers = json_array();
@@ -1023,11 +1182,11 @@ int dpc_dp_stats(struct dpc_dp *dp, json_t **out)
 
 			if (wk->port_idx != i)
 				continue;
-			rx += wk->c.rx;
+			rx += wc[w].rx;
 			json_array_append_new(qs, json_pack("{s:i, s:i, s:I, s:I}",
 				"queue", wk->queue, "worker", wk->id,
-				"rx_packets", (json_int_t)wk->c.rx,
-				"rx_bytes", (json_int_t)wk->c.rx_bytes));
+				"rx_packets", (json_int_t)wc[w].rx,
+				"rx_bytes", (json_int_t)wc[w].rx_bytes));
 		}
 		json_array_append_new(ports, json_pack(
 			"{s:i, s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
@@ -1039,21 +1198,23 @@ int dpc_dp_stats(struct dpc_dp *dp, json_t **out)
 	}
 	for (w = 0; w < dp->n_workers; w++) {
 		struct dp_worker *wk = dp->workers[w];
-		struct dp_wctr c = wk->c;
+		const struct dp_wctr *c = &wc[w];
 
-		if (c.rx != c.unwanted + c.matched)
+		if (c->rx != c->unwanted + c->matched)
 			balanced = false;
+		/* polls: live values (they change on every poll, published or not) */
 		json_array_append_new(workers, json_pack(
 			"{s:i, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
 			"id", wk->id, "lcore", wk->lcore, "port", wk->port_idx, "queue", wk->queue,
-			"rx", (json_int_t)c.rx, "rx_bytes", (json_int_t)c.rx_bytes,
-			"unwanted", (json_int_t)c.unwanted, "matched", (json_int_t)c.matched,
-			"deliveries", (json_int_t)c.deliveries,
-			"parse_truncated", (json_int_t)c.parse_truncated,
-			"parse_invalid", (json_int_t)c.parse_invalid,
-			"blocks_sent", (json_int_t)c.blocks_sent,
-			"polls", (json_int_t)c.polls, "idle_polls", (json_int_t)c.idle_polls,
-			"dropped", drops_json(c.dropped)));
+			"rx", (json_int_t)c->rx, "rx_bytes", (json_int_t)c->rx_bytes,
+			"unwanted", (json_int_t)c->unwanted, "matched", (json_int_t)c->matched,
+			"deliveries", (json_int_t)c->deliveries,
+			"parse_truncated", (json_int_t)c->parse_truncated,
+			"parse_invalid", (json_int_t)c->parse_invalid,
+			"blocks_sent", (json_int_t)c->blocks_sent,
+			"polls", (json_int_t)*(volatile const uint64_t *)&wk->c.polls,
+			"idle_polls", (json_int_t)*(volatile const uint64_t *)&wk->c.idle_polls,
+			"dropped", drops_json(c->dropped)));
 	}
 	for (i = 0; i < dp->n_writers; i++)
 		json_array_append_new(writers, json_pack("{s:i, s:I, s:I}", "id", i,
@@ -1061,23 +1222,24 @@ int dpc_dp_stats(struct dpc_dp *dp, json_t **out)
 			"records", (json_int_t)dp->writers[i].records));
 	for (i = 0; i < dp->n_jobs; i++) {
 		struct dp_job *job = dp->jobs[i];
-		struct dpc_job_counters c;
+		const struct dpc_job_counters *c = &jcs[i];
 
 		if (job->hidden)
 			continue;
-		counters_of(dp, job, &c);
 		for (d = 0; d < DPC_DROP_COUNT; d++)
-			drops[d] += c.dropped[d];
-		if (job->phase == DP_PHASE_DONE && dpc_job_counters_in_flight(&c) != 0)
+			drops[d] += c->dropped[d];
+		if (dpc_job_counters_in_flight(c) < 0 ||
+		    (job->phase == DP_PHASE_DONE && dpc_job_counters_in_flight(c) != 0))
 			balanced = false;
-		json_array_append_new(jobs, json_pack("{s:I, s:s, s:s, s:s, s:b, s:o}",
+		json_array_append_new(jobs, json_pack("{s:I, s:s, s:s, s:s, s:b, s:o, s:o}",
 			"id", (json_int_t)job->id, "name", job->spec.name,
 			"state", dpc_job_state_name(job->status.state),
 			"reason", dpc_job_reason_name(job->status.reason),
 			"finishing", job->phase != DP_PHASE_DONE && job->phase != DP_PHASE_RUNNING,
-			"counters", dpc_job_counters_to_json(&c)));
+			"counters", dpc_job_counters_to_json(c),
+			"writer", writer_json(&wrs[i])));
 	}
-	o = json_pack("{s:o, s:o, s:o, s:o, s:o, s:{s:I, s:I, s:I, s:I}, s:{s:s, s:I, s:I}, s:b, s:I, s:I, s:I}",
+	o = json_pack("{s:o, s:o, s:o, s:o, s:o, s:{s:I, s:I, s:I, s:I}, s:{s:s, s:I, s:I}, s:b, s:I, s:I, s:I, s:{s:I, s:I}}",
 		      "ports", ports, "workers", workers, "writers", writers, "jobs", jobs,
 		      "drops", drops_json(drops),
 		      "pools",
@@ -1091,7 +1253,16 @@ int dpc_dp_stats(struct dpc_dp *dp, json_t **out)
 		      "balanced", balanced,
 		      "job_sets_published", (json_int_t)dp->sets_published,
 		      "job_sets_before_polling", (json_int_t)dp->sets_at_launch,
-		      "uptime_ns", (json_int_t)(dp_now_ns() - dp->start_ns));
+		      "uptime_ns", (json_int_t)(dp_now_ns() - dp->start_ns),
+		      "snapshots", "worker_reads", (json_int_t)dp->snap_reads,
+		      "retries", (json_int_t)dp->snap_retries);
+out:
+	free(wc);
+	free(jcs);
+	free(wrs);
+	free(live);
+	free(live_idx);
+	free(tmp);
 	*out = o;
 	return o ? 0 : -ENOMEM;
 }
@@ -1141,7 +1312,7 @@ int dpc_dp_validate(struct dpc_dp *dp, const struct dpc_job_spec *spec,
 	job->v_deadline_ns = job->v_t0_ns + (uint64_t)dp->cfg.validate_ms * 1000000ull;
 	for (w = 0; w < dp->n_workers; w++)
 		if (job->port_mask & (1u << dp->workers[w]->port_idx))
-			job->v_rx0 += dp->workers[w]->c.rx;
+			job->v_rx0 += worker_rx(dp, dp->workers[w]);
 	dp->jobs[dp->n_jobs++] = job;
 	publish(dp);
 	if (vid)

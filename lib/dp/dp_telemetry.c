@@ -4,9 +4,16 @@
  *
  * Telemetry callbacks run on DPDK's telemetry thread, so they never touch
  * the datapath: the control thread refreshes a flat snapshot (under a
- * mutex, twice a second, from dpc_dp_service) and the callbacks copy it.
+ * mutex, from dpc_dp_service: twice a second, and at once when a callback
+ * asks for a fresh one) and the callbacks copy it. A callback asks, then
+ * waits up to TEL_WAIT_MS for the next refresh (the control loop runs
+ * dpc_dp_service at least every 50 ms), so what it serves is at most that
+ * old; if none comes (shutdown) it serves the last one.
  */
+#include <errno.h>
 #include <inttypes.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -15,6 +22,7 @@
 #include "dp_internal.h"
 
 #define TEL_MAX 96
+#define TEL_WAIT_MS 200
 
 struct tel_kv {
 	char k[RTE_TEL_MAX_STRING_LEN < 64 ? RTE_TEL_MAX_STRING_LEN : 64];
@@ -31,6 +39,32 @@ static unsigned n_tel_stats;
 static struct tel_job tel_jobs[TEL_MAX];
 static unsigned n_tel_jobs;
 static bool tel_live, tel_registered;
+static pthread_cond_t tel_cond = PTHREAD_COND_INITIALIZER;
+static uint64_t tel_gen;                /* refreshes so far */
+static atomic_bool tel_want;            /* a callback waits for a refresh */
+
+bool dp_telemetry_wanted(void)
+{
+	return atomic_load_explicit(&tel_want, memory_order_relaxed);
+}
+
+/* Ask for a refresh and wait for it (bounded); tel_lock held. */
+static void wait_fresh(void)
+{
+	uint64_t g = tel_gen;
+	struct timespec dl;
+
+	if (!tel_live)
+		return;
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_nsec += TEL_WAIT_MS * 1000000L;
+	dl.tv_sec += dl.tv_nsec / 1000000000L;
+	dl.tv_nsec %= 1000000000L;
+	atomic_store_explicit(&tel_want, true, memory_order_relaxed);
+	while (tel_live && tel_gen == g)
+		if (pthread_cond_timedwait(&tel_cond, &tel_lock, &dl) == ETIMEDOUT)
+			break;
+}
 
 static void put(const char *k, uint64_t v)
 {
@@ -107,6 +141,9 @@ void dp_telemetry_refresh(struct dpc_dp *dp)
 			put(name, (uint64_t)json_integer_value(json_object_get(v, f[k])));
 		}
 	}
+	tel_gen++;
+	atomic_store_explicit(&tel_want, false, memory_order_relaxed);
+	pthread_cond_broadcast(&tel_cond);
 	pthread_mutex_unlock(&tel_lock);
 	json_decref(st);
 }
@@ -119,6 +156,7 @@ static int tel_stats_cb(const char *cmd, const char *params, struct rte_tel_data
 	(void)params;
 	rte_tel_data_start_dict(d);
 	pthread_mutex_lock(&tel_lock);
+	wait_fresh();
 	for (i = 0; tel_live && i < n_tel_stats; i++)
 		rte_tel_data_add_dict_u64(d, tel_stats[i].k, tel_stats[i].v);
 	pthread_mutex_unlock(&tel_lock);
@@ -133,6 +171,7 @@ static int tel_jobs_cb(const char *cmd, const char *params, struct rte_tel_data 
 	(void)params;
 	rte_tel_data_start_dict(d);
 	pthread_mutex_lock(&tel_lock);
+	wait_fresh();
 	for (i = 0; tel_live && i < n_tel_jobs; i++)
 		rte_tel_data_add_dict_string(d, tel_jobs[i].k, tel_jobs[i].v);
 	pthread_mutex_unlock(&tel_lock);
@@ -144,6 +183,7 @@ void dp_telemetry_register(struct dpc_dp *dp)
 	pthread_mutex_lock(&tel_lock);
 	tel_live = dp != NULL;
 	n_tel_stats = n_tel_jobs = 0;
+	pthread_cond_broadcast(&tel_cond);
 	pthread_mutex_unlock(&tel_lock);
 	if (dp && !tel_registered) {
 		rte_telemetry_register_cmd("/dpcap/stats", tel_stats_cb,

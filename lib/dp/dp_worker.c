@@ -31,13 +31,57 @@ static inline void unreserve(const struct dp_jobset *set, unsigned j,
 		atomic_fetch_sub_explicit(&job->reserved, n, memory_order_relaxed);
 }
 
-static inline void block_send(struct dp_worker *w, struct dp_block *b)
+/*
+ * Publishing counters. The worker updates its live counters (w->c and
+ * job->wc[w->id]) as it goes, so they are mid-way through a packet most
+ * of the time. Other threads read only the published copies (w->pub,
+ * job->wpub[w->id]), which the worker refreshes at points where
+ * everything balances (between packets), inside a seqcount: w->seq is
+ * odd while it copies, and a reader retries while the seq is odd or
+ * changed during its copy (dp_main.c worker_read). That costs the loop two
+ * plain stores and compiler barriers (x86: release/acquire fences emit no
+ * instruction) plus the copy, no lock and no atomic read-modify-write.
+ * Publishing happens at the end of a burst, at most every DP_PUBLISH_US
+ * while packets keep coming (so a reader's copy fits between two), at
+ * once when the queue is empty, at a job-set change, and always before a
+ * block is handed to a writer: a record the writer has counted as written
+ * is then always already counted as matched in what a reader sees, so a
+ * job's in_flight (matched - written - dropped) is never negative when
+ * the writer's counters are read first.
+ */
+static void publish(struct dp_worker *w)
+{
+	const struct dp_jobset *set = w->cur;
+	uint64_t m = w->dirty;
+	uint32_t s = atomic_load_explicit(&w->seq, memory_order_relaxed);
+
+	atomic_store_explicit(&w->seq, s + 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+	w->pub = w->c;
+	if (set) {
+		m |= set->count_only;   /* job.validate samplings: counted in the loop */
+		while (m) {
+			unsigned j = (unsigned)__builtin_ctzll(m);
+			struct dp_job *job = set->jobs[j];
+
+			m &= m - 1;
+			job->wpub[w->id] = job->wc[w->id];
+		}
+	}
+	atomic_store_explicit(&w->seq, s + 2, memory_order_release);
+	w->dirty = 0;
+	w->unpub = false;
+}
+
+static inline void block_send(struct dp_worker *w, struct dp_block *b, unsigned j)
 {
 	struct dp_job *job = b->job;
 
 	if (rte_ring_sp_enqueue(w->rings[job->writer], b) != 0) {
 		job->wc[w->id].dropped[DPC_DROP_RING_FULL] += b->n_rec;
 		w->c.dropped[DPC_DROP_RING_FULL] += b->n_rec;
+		w->dirty |= 1ull << j;
+		w->unpub = true;
 		if (job->spec.limits.packets)
 			atomic_fetch_sub_explicit(&job->reserved, b->n_rec,
 						  memory_order_relaxed);
@@ -45,6 +89,29 @@ static inline void block_send(struct dp_worker *w, struct dp_block *b)
 		return;
 	}
 	w->c.blocks_sent++;
+	w->unpub = true;
+}
+
+/* Publish, then hand the stashed blocks to their writers. */
+static void send_stash(struct dp_worker *w)
+{
+	unsigned i, n = w->n_stash;
+
+	publish(w);
+	w->n_stash = 0;
+	for (i = 0; i < n; i++)
+		block_send(w, w->stash[i], w->stash_slot[i]);
+	if (n)
+		publish(w);     /* blocks_sent, ring_full drops */
+}
+
+/* A full or aged block (slot j of cur) goes out with the next publish. */
+static inline void stash_add(struct dp_worker *w, struct dp_block *b, unsigned j)
+{
+	if (unlikely(w->n_stash == DP_STASH_MAX))
+		send_stash(w);  /* counters balance here: between deliveries */
+	w->stash[w->n_stash] = b;
+	w->stash_slot[w->n_stash++] = (uint8_t)j;
 }
 
 /* Send every open block (the job set changed, or shutdown). */
@@ -56,13 +123,14 @@ static void flush_all(struct dp_worker *w)
 		unsigned j = (unsigned)__builtin_ctzll(m);
 
 		m &= m - 1;
-		block_send(w, w->blk[j]);
+		stash_add(w, w->blk[j], j);
 		w->blk[j] = NULL;
 	}
 	w->open_mask = 0;
+	send_stash(w);
 }
 
-/* Send blocks older than the flush interval. */
+/* Stash blocks older than the flush interval. */
 static void flush_aged(struct dp_worker *w, uint64_t now)
 {
 	uint64_t m = w->open_mask, oldest = UINT64_MAX;
@@ -73,7 +141,7 @@ static void flush_aged(struct dp_worker *w, uint64_t now)
 
 		m &= m - 1;
 		if (now - b->born_tsc >= w->dp->flush_tsc) {
-			block_send(w, b);
+			stash_add(w, b, j);
 			w->blk[j] = NULL;
 			w->open_mask &= ~(1ull << j);
 		} else if (b->born_tsc < oldest) {
@@ -95,6 +163,7 @@ static inline void deliver(struct dp_worker *w, const struct dp_jobset *set,
 	struct dpc_pcap_rec_hdr h;
 	int sd;
 
+	w->dirty |= 1ull << j;
 	jc->matched++;
 	jc->matched_bytes += wirelen;
 	w->c.deliveries++;
@@ -131,7 +200,7 @@ static inline void deliver(struct dp_worker *w, const struct dp_jobset *set,
 	}
 	b = w->blk[j];
 	if (b && b->len + rec > w->dp->cfg.block_size) {
-		block_send(w, b);
+		stash_add(w, b, j);
 		b = NULL;
 		w->open_mask &= ~(1ull << j);
 	}
@@ -181,6 +250,8 @@ int dp_worker_main(void *arg)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	base_tsc = rte_rdtsc();
 	base_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	w->pub_ival = hz / 1000000 * DP_PUBLISH_US;
+	w->pub_tsc = base_tsc - w->pub_ival;    /* the first burst is published */
 	rte_rcu_qsbr_thread_online(dp->qs, w->id);
 
 	while (!atomic_load_explicit(&dp->stop_workers, memory_order_acquire)) {
@@ -190,7 +261,7 @@ int dp_worker_main(void *arg)
 		uint16_t n, i;
 
 		if (set != w->cur) {
-			flush_all(w);
+			flush_all(w);   /* and publish, with the slots of the old set */
 			w->cur = set;
 		}
 		n = rte_eth_rx_burst(w->port_id, w->queue, pkts, (uint16_t)burst);
@@ -273,6 +344,7 @@ int dp_worker_main(void *arg)
 				}
 			}
 			rte_pktmbuf_free_bulk(pkts, n);
+			w->unpub = true;
 		} else {
 			w->c.idle_polls++;
 			if (idle_sleep_ns && ++idle > 64) {
@@ -285,6 +357,10 @@ int dp_worker_main(void *arg)
 		}
 		if (w->open_mask && now - w->oldest_tsc >= dp->flush_tsc)
 			flush_aged(w, now);
+		if (w->n_stash || (w->unpub && (!n || now - w->pub_tsc >= w->pub_ival))) {
+			send_stash(w);
+			w->pub_tsc = now;
+		}
 		rte_rcu_qsbr_quiescent(dp->qs, w->id);
 	}
 	flush_all(w);

@@ -11,9 +11,12 @@
  * flushed its blocks: drain every ring once more, then close the files).
  */
 #include <errno.h>
+#include <sched.h>
+#include <string.h>
 #include <time.h>
 
 #include <rte_cycles.h>
+#include <rte_pause.h>
 #include <rte_ring.h>
 
 #include "dp_internal.h"
@@ -38,7 +41,8 @@ static enum dpc_job_reason reason_of_stop(enum dpc_pcapfile_stop s)
 	}
 }
 
-static enum dpc_drop drop_of_stop(enum dpc_pcapfile_stop s)
+/* The drop reason of records pcapfile refused after it stopped for s. */
+enum dpc_drop dp_drop_of_stop(enum dpc_pcapfile_stop s)
 {
 	switch (s) {
 	case DPC_PCAPFILE_STOP_PACKETS:
@@ -55,38 +59,100 @@ static enum dpc_drop drop_of_stop(enum dpc_pcapfile_stop s)
 	}
 }
 
+/*
+ * job->wr is written by the job's writer thread only, inside wr_seq
+ * odd/even (a few stores; the pcapfile calls happen outside), and read by
+ * the control thread with dp_job_wr_read(), which retries while a write is
+ * in progress: a reader never sees pcapfile's counters half updated.
+ */
+static void wr_begin(struct dp_job *job)
+{
+	uint32_t s = atomic_load_explicit(&job->wr_seq, memory_order_relaxed);
+
+	atomic_store_explicit(&job->wr_seq, s + 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+}
+
+static void wr_end(struct dp_job *job)
+{
+	uint32_t s = atomic_load_explicit(&job->wr_seq, memory_order_relaxed);
+
+	atomic_store_explicit(&job->wr_seq, s + 1, memory_order_release);
+}
+
+void dp_job_wr_read(const struct dp_job *job, struct dp_wr_ctr *out)
+{
+	unsigned tries = 0;
+
+	for (;;) {
+		uint32_t s0 = atomic_load_explicit(&job->wr_seq, memory_order_acquire);
+
+		if (!(s0 & 1)) {
+			memcpy(out, &job->wr, sizeof(*out));
+			atomic_thread_fence(memory_order_acquire);
+			if (atomic_load_explicit(&job->wr_seq, memory_order_relaxed) == s0)
+				return;
+		}
+		if (++tries % 64 == 0)
+			sched_yield();
+		else
+			rte_pause();
+	}
+}
+
+/* Records pcapfile was offered, whatever became of them. */
+static uint64_t pst_offered(const struct dpc_pcapfile_stats *st)
+{
+	return st->packets + st->dropped_disk_error + st->dropped_disk_low + st->refused;
+}
+
+/* Take pcapfile's counters (the writer thread's own job->pf). */
+static void wr_take_stats(struct dp_job *job, const struct dpc_pcapfile_stats *st)
+{
+	wr_begin(job);
+	job->wr.pst = *st;
+	wr_end(job);
+}
+
+/* The writer asks the control thread to end the job: pcapfile stopped. */
+static void wr_stopped(struct dp_job *job)
+{
+	int expect = DPC_JOB_REASON_NONE;
+
+	atomic_store_explicit(&job->stop_drop, (int)dp_drop_of_stop(job->wr.pst.stop),
+			      memory_order_relaxed);
+	atomic_compare_exchange_strong(&job->end_reason, &expect,
+				       (int)reason_of_stop(job->wr.pst.stop));
+}
+
 static void process_block(struct dp_writer *wr, struct dp_block *b)
 {
 	struct dp_job *job = b->job;
-	uint32_t consumed = 0;
+	struct dpc_pcapfile_stats st;
+	uint64_t taken;
 	int rc;
 
 	if (!job->pf || atomic_load_explicit(&job->closed, memory_order_relaxed)) {
+		wr_begin(job);
 		job->wr.dropped[DPC_DROP_JOB_ENDED] += b->n_rec;
+		wr_end(job);
 		goto out;
 	}
-	rc = dpc_pcapfile_write_block(job->pf, b->data, b->len, &consumed);
-	job->wr.accepted += consumed;
-	dpc_pcapfile_get_stats(job->pf, &job->wr.pst);
-	if (consumed < b->n_rec) {
-		enum dpc_pcapfile_stop st = job->wr.pst.stop;
-
-		if (rc == -EINVAL && st == DPC_PCAPFILE_STOP_NONE) {
-			/* malformed block: cannot happen unless staging is broken */
-			job->wr.dropped[DPC_DROP_INVALID] += b->n_rec - consumed;
-		} else {
-			job->wr.dropped[drop_of_stop(st)] += b->n_rec - consumed;
-		}
-	}
-	if (rc != 0 && job->wr.pst.stop != DPC_PCAPFILE_STOP_NONE) {
-		int expect = DPC_JOB_REASON_NONE;
-
-		atomic_store_explicit(&job->stop_drop, (int)drop_of_stop(job->wr.pst.stop),
-				      memory_order_relaxed);
-		atomic_compare_exchange_strong(&job->end_reason, &expect,
-					       (int)reason_of_stop(job->wr.pst.stop));
-	} else if (job->spec.limits.packets &&
-		   job->wr.pst.packets >= job->spec.limits.packets) {
+	rc = dpc_pcapfile_write_block(job->pf, b->data, b->len, NULL);
+	dpc_pcapfile_get_stats(job->pf, &st);
+	/* pcapfile counts every record it was offered under its outcome
+	 * (written, dropped_disk_error, dropped_disk_low, refused); only a
+	 * malformed block (-EINVAL, cannot happen unless staging is broken)
+	 * is not offered at all */
+	taken = pst_offered(&st) - pst_offered(&job->wr.pst);
+	wr_begin(job);
+	job->wr.pst = st;
+	if (taken < b->n_rec)
+		job->wr.dropped[DPC_DROP_INVALID] += b->n_rec - taken;
+	wr_end(job);
+	if (rc != 0 && st.stop != DPC_PCAPFILE_STOP_NONE) {
+		wr_stopped(job);
+	} else if (job->spec.limits.packets && st.packets >= job->spec.limits.packets) {
 		/* the exact count is in: the job is complete without waiting
 		 * for one more packet to be refused */
 		int expect = DPC_JOB_REASON_NONE;
@@ -128,8 +194,11 @@ static void close_job(struct dp_writer *wr, struct dp_job *job)
 	while (drain(wr))
 		;
 	if (job->pf) {
-		job->close_rc = dpc_pcapfile_close(job->pf, &job->wr.pst);
+		struct dpc_pcapfile_stats st;
+
+		job->close_rc = dpc_pcapfile_close(job->pf, &st);
 		job->pf = NULL;
+		wr_take_stats(job, &st);
 	}
 	for (i = 0; i < wr->n_open; i++)
 		if (wr->open[i] == job) {
@@ -149,17 +218,13 @@ static void flush_open(struct dp_writer *wr)
 
 		if (!job->pf || job->wr.pst.stop != DPC_PCAPFILE_STOP_NONE)
 			continue;
-		rc = dpc_pcapfile_flush(job->pf);
-		dpc_pcapfile_get_stats(job->pf, &job->wr.pst);
-		if (rc != 0 && job->wr.pst.stop != DPC_PCAPFILE_STOP_NONE) {
-			int expect = DPC_JOB_REASON_NONE;
+		struct dpc_pcapfile_stats st;
 
-			atomic_store_explicit(&job->stop_drop,
-					      (int)drop_of_stop(job->wr.pst.stop),
-					      memory_order_relaxed);
-			atomic_compare_exchange_strong(&job->end_reason, &expect,
-						       (int)reason_of_stop(job->wr.pst.stop));
-		}
+		rc = dpc_pcapfile_flush(job->pf);
+		dpc_pcapfile_get_stats(job->pf, &st);
+		wr_take_stats(job, &st);
+		if (rc != 0 && st.stop != DPC_PCAPFILE_STOP_NONE)
+			wr_stopped(job);
 	}
 }
 

@@ -189,11 +189,18 @@ int dpc_dp_job_list(struct dpc_dp *dp, const char *state_filter, json_t **out);
  * Counters: {"ports":[{"name","rx_packets","imissed","rx_nombuf","ierrors",
  * "queues":[...]}], "workers":[{"lcore","port","queue","rx","unwanted",
  * "matched","deliveries","parse_truncated","parse_invalid","dropped":{..}}],
- * "writers":[...], "jobs":[{"id","name","state",counters}],
+ * "writers":[...], "jobs":[{"id","name","state",counters,"writer":{...}}],
  * "drops":{"ring_full":N,...} (all jobs), "disk":{"path","free_bytes",
- * "min_free_bytes"}, "balanced":true}
- * Balance: per worker rx == unwanted + matched; per job (ended)
- * matched == written + sum(dropped).
+ * "min_free_bytes"}, "balanced":true, "snapshots":{"worker_reads","retries"}}
+ * Balance: per worker rx == unwanted + matched; sum of the workers'
+ * deliveries == sum of the listed jobs' matched (until the oldest ended
+ * jobs leave the history, 1024 jobs); per job in_flight (matched -
+ * written - sum(dropped)) >= 0, and 0 once ended. The result is one
+ * consistent snapshot (the workers' published counters, read under their
+ * seqcounts, see dp_worker.c), so these hold in every result, taken while
+ * the workers run or not. A job's "writer" is its pcapfile's totals
+ * (packets, refused, dropped_disk_error, dropped_disk_low, stop_reason),
+ * as in its manifest.
  */
 int dpc_dp_stats(struct dpc_dp *dp, json_t **out);
 
@@ -206,7 +213,8 @@ int dpc_dp_info(struct dpc_dp *dp, json_t **out);
  * dpc_dp_job_start: -EINVAL / -EBADMSG), then sample live traffic for
  * validate_ms without writing anything (a hidden job that only counts).
  * Returns at once; cb is called later from dpc_dp_service() with
- *   {"valid":true,"engine":"native"|"bpf","sample_ms":1000,
+ *   {"valid":true,"engine":"native"|"bpf","bpf_engine":"jit"|"libpcap"|
+ *    "rte_bpf"|"jit+libpcap"|..|"none","sample_ms":1000,
  *    "received":N,"matched":M,"match_pps":x,"rx_pps":y}
  * (the result is owned by cb: json_decref it). cb is called exactly once
  * unless dpc_dp_validate_cancel() is called first.

@@ -52,7 +52,14 @@ def main():
             {"name": "term2", "filter": "vni 5001"}]
     cfg = base_config(root, [(dev, 1)], jobs=jobs, mbufs=8191, mbuf_cache=32)
     p = start_daemon(cfg, d, "term", mem=512)
-    wait_for(lambda: any(os.path.getsize(os.path.join(root, "term", f)) > 100000
+    def part_size(f):
+        # the writer may rotate it (rename .part -> .pcap) between listing and stat
+        try:
+            return os.path.getsize(os.path.join(root, "term", f))
+        except FileNotFoundError:
+            return 0
+
+    wait_for(lambda: any(part_size(f) > 100000
                          for f in part_files(os.path.join(root, "term"))), timeout=15)
     tel = telemetry("term", ["/dpcap/stats", "/dpcap/jobs"])
     s_ = tel.get("/dpcap/stats", {}).get("/dpcap/stats", {})
