@@ -3,7 +3,7 @@
  * bare_rx - the datapath ceiling: the least any consumer of a port can do.
  *
  *   bare_rx [EAL args] -- [--seconds S] [--windows W] [--mbufs N] [--data-room B]
- *                         [--queues Q] [--pdump]
+ *                         [--queues Q] [--pdump] [--start-delay S] [--hold]
  *
  * Configures port 0 with Q rx queues (one worker lcore per queue, the
  * worker lcores being the EAL lcores after the main one; with a single
@@ -20,6 +20,10 @@
  * --pdump calls rte_pdump_init() so dpdk-dumpcap can attach (needs real
  * hugepages); --start-delay S waits S seconds after the port starts before
  * the measured window opens, so the harness can attach dumpcap first.
+ * --hold: after the last line, keep the port and EAL up (no more polling)
+ * until stdin reaches EOF, so an attached dpdk-dumpcap can be stopped
+ * first: it reports its received/dropped counts only while the primary
+ * is alive.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -93,7 +97,7 @@ int main(int argc, char **argv)
 	struct rte_mempool *mp;
 	struct rte_eth_stats st;
 	unsigned mbufs = 1100000, data_room = 1792, queues = 1;
-	int pdump = 0, ret;
+	int pdump = 0, hold = 0, ret;
 	uint16_t port = 0;
 
 	ret = rte_eal_init(argc, argv);
@@ -106,6 +110,10 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--pdump")) {
 			pdump = 1;
+			continue;
+		}
+		if (!strcmp(argv[i], "--hold")) {
+			hold = 1;
 			continue;
 		}
 		if (i + 1 >= argc)
@@ -220,12 +228,18 @@ int main(int argc, char **argv)
 	printf("{\"imissed\":%" PRIu64 ",\"rx_nombuf\":%" PRIu64 "}\n",
 	       st.imissed, st.rx_nombuf);
 	fflush(stdout);
+	if (hold) {
+		char buf[256];
+
+		while (fread(buf, 1, sizeof(buf), stdin) > 0)
+			;
+	}
 	rte_eth_dev_stop(port);
 	rte_eth_dev_close(port);
 	rte_eal_cleanup();
 	return 0;
 usage:
 	fprintf(stderr, "usage: bare_rx [EAL] -- [--seconds S] [--mbufs N] "
-			"[--data-room B] [--queues Q] [--windows W] [--pdump] [--start-delay S]\n");
+			"[--data-room B] [--queues Q] [--windows W] [--pdump] [--start-delay S] [--hold]\n");
 	return 2;
 }
