@@ -6,6 +6,7 @@ what it wrote with an independent pcap reader (below), compares with
 `dpcap filter` on the same input (the offline oracle) and checks that the
 daemon's counters balance (check_balance).
 """
+import atexit
 import json
 import os
 import signal
@@ -65,6 +66,23 @@ def write_config(path, cfg):
         json.dump(cfg, f, indent=1)
 
 
+# Every daemon a test started: killed at exit if still running, so a test
+# that dies of an exception never leaves a polling dpcapd behind (one did,
+# and spun a core for 25 minutes, skewing every measurement after it).
+_started = []
+
+
+@atexit.register
+def _reap_daemons():
+    for p in _started:
+        if p.poll() is None:
+            p.kill()
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+
+
 def start_daemon(cfg, workdir, tag, lcores="0-1", mem=256, eal_extra=None):
     cpath = os.path.join(workdir, f"{tag}.json")
     spath = os.path.join(workdir, f"{tag}.stats.json")
@@ -75,6 +93,7 @@ def start_daemon(cfg, workdir, tag, lcores="0-1", mem=256, eal_extra=None):
         "--", "--config", cpath, "--stats-out", spath]
     err = open(os.path.join(workdir, f"{tag}.log"), "w")
     p = subprocess.Popen(cmd, stdout=err, stderr=subprocess.STDOUT)
+    _started.append(p)
     p.stats_path = spath
     p.log_path = err.name
     p.prefix = eal_prefix(tag)
