@@ -488,7 +488,8 @@ static const struct {
 	{ "info", "dpcap info", "Daemon version, ports, lcores, capture root." },
 	{ "validate", "dpcap validate [start's flags] EXPR...",
 	  "Compile EXPR on the daemon and sample 1 s of live traffic: says whether\n"
-	  "the filter runs natively or as BPF and how many packets/s it matches.\n"
+	  "the filter runs natively or as BPF (and whether that BPF runs on DPDK's\n"
+	  "JIT or libpcap's interpreter) and how many packets/s it matches.\n"
 	  "Nothing is started or written." },
 	{ "wait", "dpcap wait [--timeout S] ID|NAME",
 	  "Wait until the job ends (no polling: events.subscribe).\n"
@@ -798,7 +799,13 @@ static int cmd_validate(struct opts *o)
 	if (o->c.json) {
 		print_json(r);
 	} else {
-		printf("filter ok: %s engine\n", js(r, "engine"));
+		const char *be = js(r, "bpf_engine");
+
+		if (be[0] && strcmp(be, "none") != 0)
+			printf("filter ok: %s engine (its BPF runs on %s)\n",
+			       js(r, "engine"), be);
+		else
+			printf("filter ok: %s engine\n", js(r, "engine"));
 		printf("sampled %lld ms: %lld of %lld packets matched "
 		       "(%.0f of %.0f packets/s)\n", (long long)ji(r, "sample_ms"),
 		       (long long)ji(r, "matched"), (long long)ji(r, "received"),

@@ -966,6 +966,10 @@ def test_cli(sock, cap):
     p = cli(sock, "list")
     t.check(p.returncode == 0 and "incident1" in p.stdout and "ID" in p.stdout.splitlines()[0],
             "dpcap list: a table")
+    p = cli(sock, "validate", "tcp[tcpflags] & tcp-syn != 0")
+    t.check(p.returncode == 0 and "bpf engine" in p.stdout and "runs on jit" in p.stdout,
+            f"dpcap validate of a BPF-only filter says it runs on DPDK's JIT "
+            f"({p.stdout.strip()[:120]!r})")
     p = cli(sock, "list", "--state", "completed", "--json")
     try:
         jobs = json.loads(p.stdout)["jobs"]
