@@ -186,6 +186,10 @@ struct dp_port {
 	bool rss_on;
 	bool started;
 	char driver[64];
+	/* link, as rte_eth_link_get_nowait last said (control thread only) */
+	int link_up;                /* 1 up, 0 down, -1 unknown */
+	uint32_t link_speed;        /* Mbit/s, 0 unknown */
+	uint64_t link_changes;      /* transitions seen since start */
 	/* rx timestamps from the NIC */
 	bool hwts;
 	bool hwts_epoch_ns;         /* PMD value is already ns since the epoch */

@@ -83,6 +83,40 @@ static const uint8_t sym_rss_key[52] = {
 	0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
 };
 
+
+/*
+ * Poll a port's link (control thread; every telemetry refresh, ~500 ms).
+ * A capture port that loses its link sees nothing: say so in the log the
+ * moment it happens, and count it (stats.get ports[].link_changes).
+ */
+static void port_link_poll(struct dp_port *p)
+{
+	struct rte_eth_link l;
+	int up;
+
+	memset(&l, 0, sizeof(l));
+	if (!p->started || rte_eth_link_get_nowait(p->port_id, &l) != 0)
+		return;
+	up = l.link_status == RTE_ETH_LINK_UP;
+	p->link_speed = l.link_speed == RTE_ETH_SPEED_NUM_UNKNOWN ? 0 : l.link_speed;
+	if (up == p->link_up)
+		return;
+	if (p->link_up == -1) {
+		if (!up)
+			DP_LOG(WARNING, "port %s (%s): link down at start: nothing is "
+			       "captured until it comes up", p->name, p->devname);
+	} else if (up) {
+		DP_LOG(NOTICE, "port %s (%s): link up (%u Mbit/s)", p->name, p->devname,
+		       p->link_speed);
+		p->link_changes++;
+	} else {
+		DP_LOG(WARNING, "port %s (%s): link down: nothing is captured until "
+		       "it comes back", p->name, p->devname);
+		p->link_changes++;
+	}
+	p->link_up = up;
+}
+
 static int port_open(struct dpc_dp *dp, unsigned idx, char *err, size_t errlen)
 {
 	const struct dpc_dp_port_cfg *pc = &dp->cfg.ports[idx];
@@ -216,6 +250,8 @@ static int port_open(struct dpc_dp *dp, unsigned idx, char *err, size_t errlen)
 			p->hwts = false;  /* auto: an unreadable clock cannot be trusted */
 		}
 	}
+	p->link_up = -1;
+	port_link_poll(p);
 	DP_LOG(INFO, "port %s (%s, %s): %u rx queue(s)%s, timestamps: %s%s", p->name,
 	       p->devname, p->driver, p->n_queues, p->rss_on ? ", symmetric RSS" : "",
 	       p->ts_desc,
@@ -718,6 +754,8 @@ int dpc_dp_service(struct dpc_dp *dp)
 			active++;
 	if (now - dp->tel_last_ns >= 500000000ull || dp_telemetry_wanted()) {
 		dp->tel_last_ns = now;
+		for (i = 0; i < dp->n_ports; i++)
+			port_link_poll(&dp->ports[i]);
 		dp_telemetry_refresh(dp);
 	}
 	return active;
@@ -1189,9 +1227,13 @@ int dpc_dp_stats(struct dpc_dp *dp, json_t **out)
 				"rx_bytes", (json_int_t)wc[w].rx_bytes));
 		}
 		json_array_append_new(ports, json_pack(
-			"{s:i, s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
+			"{s:i, s:s, s:s, s:s, s:b, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
 			"index", i, "name", p->name, "device", p->devname, "driver", p->driver,
-			"rss", p->rss_on, "rx_packets", (json_int_t)rx,
+			"rss", p->rss_on,
+			"link", p->link_up == 1 ? "up" : p->link_up == 0 ? "down" : "unknown",
+			"link_speed_mbps", (int)p->link_speed,
+			"link_changes", (json_int_t)p->link_changes,
+			"rx_packets", (json_int_t)rx,
 			"ipackets", (json_int_t)es.ipackets, "ibytes", (json_int_t)es.ibytes,
 			"imissed", (json_int_t)es.imissed, "ierrors", (json_int_t)es.ierrors,
 			"rx_nombuf", (json_int_t)es.rx_nombuf, "queues", qs));

@@ -368,6 +368,10 @@ def test_info_and_stats(c):
     res = r.get("result", {})
     t.check(all(k in res for k in ("ports", "workers", "jobs", "drops", "disk")),
             "stats.get: ports, workers, jobs, drops, disk")
+    t.check(res.get("ports") and all(pt.get("link") == "up" and pt.get("link_changes") == 0
+                                     for pt in res["ports"]),
+            f"stats.get: net_pcap's link up, no change "
+            f"({[(pt.get('link'), pt.get('link_changes')) for pt in res.get('ports', [])]})")
     t.check(res.get("disk", {}).get("free_bytes", 0) > 0, "stats.get: disk free")
     t.check("control" in res and res["control"]["clients"] >= 1, "stats.get: control counters")
     t.check(expect(c.call("stats.get", {"x": 1}), E_PARAMS, "params.x"),

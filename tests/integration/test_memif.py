@@ -175,6 +175,11 @@ def peer_leaves(t, d, tag, how, midstream):
             f" {'mid-stream' if midstream else 'after its traffic'}")
     t.check(down, f"{what}: dpcapd sees its link go down")
     t.check(alive, f"{what}: dpcapd still running a second later")
+    pst = (st or {}).get("ports") or [{}]
+    t.check("link down: nothing is captured" in (log or "") and
+            pst[0].get("link") == "down" and pst[0].get("link_changes", 0) >= 1,
+            f"{what}: dpcapd logs the link loss and stats say link down "
+            f"({pst[0].get('link')}, {pst[0].get('link_changes')} change(s))")
     t.eq(rc, 0, f"{what}: dpcapd exits 0 on SIGTERM (no crash)")
     if rc != 0:
         t.diag(log[-1500:])
