@@ -23,6 +23,32 @@
 
 #define BURST_MAX 64
 
+/*
+ * Free a received burst. Received mbufs are nearly always plain: one
+ * segment, refcount 1, a direct buffer of our own pool, nothing to reset;
+ * such a burst goes back with one rte_mempool_put_bulk, skipping the
+ * per-mbuf prefree work of rte_pktmbuf_free_bulk (~40 instructions per
+ * packet here, the PMD's "fast free" idea on the rx side). Anything else
+ * (a chain, a clone, an attached or external buffer, another pool) takes
+ * rte_pktmbuf_free_bulk for the whole burst.
+ */
+static inline void free_burst(struct rte_mempool *mp, struct rte_mbuf **pkts,
+			      uint16_t n)
+{
+	uint16_t i;
+
+	for (i = 0; i < n; i++) {
+		const struct rte_mbuf *m = pkts[i];
+
+		if (unlikely(m->pool != mp || m->nb_segs != 1 || m->next != NULL ||
+			     !RTE_MBUF_DIRECT(m) || rte_mbuf_refcnt_read(m) != 1)) {
+			rte_pktmbuf_free_bulk(pkts, n);
+			return;
+		}
+	}
+	rte_mempool_put_bulk(mp, (void **)pkts, n);
+}
+
 /* Give a packet reservation back (its record never reached the ring). */
 static inline void unreserve(const struct dp_jobset *set, unsigned j,
 			     struct dp_job *job, uint64_t n)
@@ -343,7 +369,7 @@ int dp_worker_main(void *arg)
 						pts, now);
 				}
 			}
-			rte_pktmbuf_free_bulk(pkts, n);
+			free_burst(dp->mbuf_pool, pkts, n);
 			w->unpub = true;
 		} else {
 			w->c.idle_polls++;
