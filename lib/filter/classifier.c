@@ -542,9 +542,7 @@ static inline uint64_t match_v4_only(const struct dpc_classifier *c,
 	{
 		uint64_t ks = key64(A_V4, SCOPE_INNER, fv_be32(b + 26));
 		uint64_t kd = key64(A_V4, SCOPE_INNER, fv_be32(b + 30));
-		uint64_t ps = ks * HASH_MUL, pd = kd * HASH_MUL;
-		unsigned hit = (unsigned)((c->bloom[ps >> (64 - BLOOM_LOG2 + 6)] >> ((ps >> (64 - BLOOM_LOG2)) & 63)) & 1) |
-			       (unsigned)(((c->bloom[pd >> (64 - BLOOM_LOG2 + 6)] >> ((pd >> (64 - BLOOM_LOG2)) & 63)) & 1) << 1);
+		unsigned hit = (unsigned)bloom_has(c, ks) | (unsigned)bloom_has(c, kd) << 1;
 
 		if (hit == 0)
 			return 0;
@@ -659,14 +657,6 @@ struct scr_level {
 	bool ports;           /* the classifier reads ports at l4 */
 };
 
-static inline bool scr_vxlan_port(const struct dpc_parse_opts *o, uint32_t port)
-{
-	for (unsigned i = 0; i < o->n_vxlan_ports && i < DPC_PARSE_VXLAN_PORTS_MAX; i++)
-		if (o->vxlan_ports[i] == port)
-			return true;
-	return false;
-}
-
 /* One frame level at off, captured to cap, declared to end (the wire
  * length outside, the UDP length inside VXLAN). 0 when dpc_parse() would
  * pass it, -1 to give up. depth: VXLAN headers already walked. */
@@ -762,7 +752,7 @@ static inline int scr_level(const uint8_t *f, uint32_t off, uint32_t cap,
 		if (ulen < 8 || l4 + ulen > iend)
 			return -1;
 		L->ports = true;
-		if (o->n_vxlan_ports && scr_vxlan_port(o, fv_be16(f + l4 + 2))) {
+		if (o->n_vxlan_ports && dpc_parse_is_vxlan_port(o, (uint16_t)fv_be16(f + l4 + 2))) {
 			uint32_t vend = l4 + ulen, vcap = vend < icap ? vend : icap;
 
 			if (depth > 0 || o->max_tunnel_depth < 1 ||
@@ -885,7 +875,7 @@ scr_fast_level(const uint8_t *f, uint32_t o, uint32_t cap, uint32_t end,
 		vend = l4 + ulen;
 		if (ulen < 8 || vend > iend)
 			return -1;
-		if (opts->n_vxlan_ports == 0 || !scr_vxlan_port(opts, fv_be16(f + l4 + 2)))
+		if (opts->n_vxlan_ports == 0 || !dpc_parse_is_vxlan_port(opts, (uint16_t)fv_be16(f + l4 + 2)))
 			return 1;
 		if (inner == NULL || opts->max_tunnel_depth < 1)
 			return -1;
@@ -923,13 +913,8 @@ bool dpc_classifier_screen(const struct dpc_classifier *c,
 		if (r == 0)
 			return true;
 		if (r == 1) {
-			uint64_t ps = key64(A_V4, SCOPE_INNER, fv_be32(frame + l3 + 12)) *
-				      HASH_MUL;
-			uint64_t pd = key64(A_V4, SCOPE_INNER, fv_be32(frame + l3 + 16)) *
-				      HASH_MUL;
-
-			return !((c->bloom[ps >> (64 - BLOOM_LOG2 + 6)] >> ((ps >> (64 - BLOOM_LOG2)) & 63)) & 1) &&
-			       !((c->bloom[pd >> (64 - BLOOM_LOG2 + 6)] >> ((pd >> (64 - BLOOM_LOG2)) & 63)) & 1);
+			return !bloom_has(c, key64(A_V4, SCOPE_INNER, fv_be32(frame + l3 + 12))) &&
+			       !bloom_has(c, key64(A_V4, SCOPE_INNER, fv_be32(frame + l3 + 16)));
 		}
 	}
 	return scr_general(c, opts, frame, caplen, wirelen);

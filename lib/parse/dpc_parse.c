@@ -100,13 +100,6 @@ static int fail(struct walk *w, int status, enum dpc_layer layer)
 	return status;
 }
 
-static bool is_vxlan_port(const struct dpc_parse_opts *o, uint16_t port)
-{
-	for (unsigned i = 0; i < o->n_vxlan_ports && i < DPC_PARSE_VXLAN_PORTS_MAX; i++)
-		if (o->vxlan_ports[i] == port)
-			return true;
-	return false;
-}
 
 /* Where a level hands over to the next: set by parse_udp on VXLAN. */
 struct next_level {
@@ -211,7 +204,7 @@ static int parse_udp(struct walk *w, struct dpc_hdrs *h, uint32_t off,
 	h->off.payload = (uint16_t)(off + 8);
 
 	/* VXLAN is decapsulated only from unfragmented datagrams. */
-	if (frag || o->n_vxlan_ports == 0 || !is_vxlan_port(o, h->l4.dport))
+	if (frag || o->n_vxlan_ports == 0 || !dpc_parse_is_vxlan_port(o, h->l4.dport))
 		return DPC_PARSE_OK;
 	if (w->depth >= o->max_tunnel_depth || w->depth >= DPC_PARSE_TUNNEL_MAX) {
 		w->key->flags |= DPC_KEY_TUNNEL_DEPTH;
@@ -555,7 +548,7 @@ int dpc_parse_opts_add_vxlan_port(struct dpc_parse_opts *opts, uint16_t port)
 {
 	if (port == 0)
 		return -EINVAL;
-	if (is_vxlan_port(opts, port))
+	if (dpc_parse_is_vxlan_port(opts, port))
 		return -EEXIST;
 	if (opts->n_vxlan_ports >= DPC_PARSE_VXLAN_PORTS_MAX)
 		return -ENOSPC;

@@ -249,6 +249,18 @@ struct dpc_parse_opts {
 /** Defaults: VXLAN on UDP 4789 only, one tunnel level. */
 void dpc_parse_opts_init(struct dpc_parse_opts *opts);
 
+/** Whether UDP destination port (host order) is one opts decapsulates as
+ *  VXLAN. The parser's own test, shared with the classifier's screen,
+ *  which must decide exactly as the parser does. */
+static inline bool dpc_parse_is_vxlan_port(const struct dpc_parse_opts *o,
+					   uint16_t port)
+{
+	for (unsigned i = 0; i < o->n_vxlan_ports && i < DPC_PARSE_VXLAN_PORTS_MAX; i++)
+		if (o->vxlan_ports[i] == port)
+			return true;
+	return false;
+}
+
 /**
  * Add a VXLAN UDP port (host order). Returns 0, -EEXIST when already
  * present, -ENOSPC when DPC_PARSE_VXLAN_PORTS_MAX are set, -EINVAL for 0.
