@@ -19,15 +19,30 @@ from dpcapd_util import (Tap, base_config, check_balance, finish, gen,
 
 
 def flow_key(frame):
-    """Direction-independent outer 5-tuple of an Ethernet/IPv4 frame."""
-    if len(frame) < 34 or frame[12:14] != b"\x08\x00":
-        return ("other",)
-    ihl = (frame[14] & 0xf) * 4
-    proto = frame[23]
-    a, b = frame[26:30], frame[30:34]
+    """Direction-independent outer flow of an Ethernet frame, as the
+    kernel's symmetric fanout hash sees it: past up to two VLAN tags, the
+    IPv4 or IPv6 addresses and TCP/UDP ports. A frame without one (ARP,
+    ...) is a flow of its own: no order across such frames is promised."""
+    off = 12
+    et = frame[off:off + 2]
+    while et in (b"\x81\x00", b"\x88\xa8") and len(frame) >= off + 6:
+        off += 4
+        et = frame[off:off + 2]
+    l3 = off + 2
+    if et == b"\x08\x00" and len(frame) >= l3 + 20:
+        ihl = (frame[l3] & 0xf) * 4
+        proto = frame[l3 + 9]
+        a, b = frame[l3 + 12:l3 + 16], frame[l3 + 16:l3 + 20]
+        l4 = l3 + ihl
+    elif et == b"\x86\xdd" and len(frame) >= l3 + 40:
+        proto = frame[l3 + 6]
+        a, b = frame[l3 + 8:l3 + 24], frame[l3 + 24:l3 + 40]
+        l4 = l3 + 40
+    else:
+        return ("other", frame)
     pa = pb = b""
-    if proto in (6, 17) and len(frame) >= 14 + ihl + 4:
-        pa, pb = frame[14 + ihl:16 + ihl], frame[16 + ihl:18 + ihl]
+    if proto in (6, 17) and len(frame) >= l4 + 4:
+        pa, pb = frame[l4:l4 + 2], frame[l4 + 2:l4 + 4]
     return (proto,) + tuple(sorted([(a, pa), (b, pb)]))
 
 
@@ -91,8 +106,9 @@ def main():
 
         # two queues (af_packet fanout hash, symmetric), two workers:
         # every packet once, and each flow in the order it was sent
-        # real sessions, both directions; without VLAN tags (veth hands
-        # them to af_packet stripped) and IP fragments (not a datapath matter)
+        # real sessions, both directions; without VLAN-tagged frames (the
+        # veth hands them to af_packet stripped on some kernels) and IP
+        # fragments (not a datapath matter)
         allf = os.path.join(d, "sample.pcap")
         gen("sample", allf)
         flowy = os.path.join(d, "flows.pcap")
@@ -125,8 +141,11 @@ def main():
                 out.setdefault(flow_key(r_[3]), []).append(key(r_))
             return out
         fg, fw = flows(got), flows(want)
-        t.check(fg == fw and len(fw) < len(want) / 2,
-                f"two queues: each of {len(fw)} flows ({len(want)} packets) in the order sent")
+        # the check means something only if most packets share a flow
+        in_multi = sum(len(v) for v in fw.values() if len(v) > 1)
+        t.check(fg == fw and in_multi >= len(want) / 2,
+                f"two queues: each of {len(fw)} flows ({len(want)} packets, {in_multi} "
+                f"in flows of two or more) in the order sent")
     finally:
         if p:
             p.kill()
