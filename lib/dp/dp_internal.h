@@ -44,6 +44,7 @@ struct dp_block {
 	struct dp_job *job;
 	uint32_t len;               /* bytes used in data[] */
 	uint32_t n_rec;             /* records in data[] */
+	uint32_t pf;                /* data[] prefetched for writing up to here */
 	uint64_t born_tsc;
 	uint8_t data[];
 };
@@ -121,6 +122,7 @@ struct dp_wctr {
 	uint64_t rx;
 	uint64_t rx_bytes;
 	uint64_t unwanted;
+	uint64_t screened;          /* of unwanted: settled by the screen, unparsed */
 	uint64_t matched;           /* packets at least one real job wanted */
 	uint64_t deliveries;        /* (packet, job) pairs */
 	uint64_t parse_truncated;

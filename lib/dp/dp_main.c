@@ -1246,10 +1246,11 @@ int dpc_dp_stats(struct dpc_dp *dp, json_t **out)
 			balanced = false;
 		/* polls: live values (they change on every poll, published or not) */
 		json_array_append_new(workers, json_pack(
-			"{s:i, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
+			"{s:i, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
 			"id", wk->id, "lcore", wk->lcore, "port", wk->port_idx, "queue", wk->queue,
 			"rx", (json_int_t)c->rx, "rx_bytes", (json_int_t)c->rx_bytes,
-			"unwanted", (json_int_t)c->unwanted, "matched", (json_int_t)c->matched,
+			"unwanted", (json_int_t)c->unwanted, "screened", (json_int_t)c->screened,
+			"matched", (json_int_t)c->matched,
 			"deliveries", (json_int_t)c->deliveries,
 			"parse_truncated", (json_int_t)c->parse_truncated,
 			"parse_invalid", (json_int_t)c->parse_invalid,
@@ -1458,6 +1459,42 @@ static int setup_workers(struct dpc_dp *dp, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * The staging-block pool is a LIFO (DPDK's lock-free stack mempool,
+ * "lf_stack"), not the default FIFO ring: the block a writer has just
+ * returned is the next one a worker takes, still in the last-level cache
+ * (or even the worker's own), instead of the one returned longest ago,
+ * which on a pool of hundreds of 256 KiB blocks (64 MiB and more) is cold
+ * in DRAM: every line of every record would then be a memory miss in the
+ * poll loop. Falls back to the default ring when the stack driver is not
+ * there (a DPDK built without it).
+ */
+static struct rte_mempool *block_pool_create(unsigned n, unsigned elt, unsigned cache,
+					     int sock)
+{
+	struct rte_mempool *mp;
+
+	mp = rte_mempool_create_empty("dpc_blocks", n, elt, cache, 0, sock, 0);
+	if (!mp)
+		return NULL;
+	if (rte_mempool_set_ops_byname(mp, "lf_stack", NULL) != 0) {
+		RTE_LOG(NOTICE, USER1, "dpcapd: no lf_stack mempool driver; staging "
+			"blocks are recycled in FIFO order\n");
+		if (rte_mempool_set_ops_byname(mp, "ring_mp_mc", NULL) != 0) {
+			rte_mempool_free(mp);
+			return NULL;
+		}
+	}
+	if (rte_mempool_populate_default(mp) < 0) {
+		int e = rte_errno;
+
+		rte_mempool_free(mp);
+		rte_errno = e;
+		return NULL;
+	}
+	return mp;
+}
+
 struct dpc_dp *dpc_dp_create(const struct dpc_dp_config *cfg, char *err,
 			     size_t errlen)
 {
@@ -1520,9 +1557,9 @@ struct dpc_dp *dpc_dp_create(const struct dpc_dp_config *cfg, char *err,
 			dp->cfg.blocks = 256;
 	}
 	cache = dp->cfg.blocks >= 64 * dp->n_workers ? 8 : 0;
-	dp->block_pool = rte_mempool_create("dpc_blocks", dp->cfg.blocks,
-					    sizeof(struct dp_block) + cfg->block_size,
-					    cache, 0, NULL, NULL, NULL, NULL, sock, 0);
+	dp->block_pool = block_pool_create(dp->cfg.blocks,
+					   sizeof(struct dp_block) + cfg->block_size,
+					   cache, sock);
 	if (!dp->block_pool) {
 		rc = -rte_errno;
 		set_err(err, errlen, "blocks: cannot create %u blocks of %u bytes: %s (raise -m)",

@@ -15,16 +15,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dpc_screen.h"
 #include "filter_internal.h"
 
 #define MAX_ATOMS 8
 /* Bloom pre-check: 2^14 bits (2 KiB, 32 cache lines). 64 host jobs set 64
  * bits, so a frame whose two addresses no job names still hits ~0.8% of
  * the time and takes the full path (~3% with the 4096 bits it had). */
-#define BLOOM_LOG2 14
+#define BLOOM_LOG2 DPC_SCREEN_BLOOM_LOG2
 #define BLOOM_WORDS ((1u << BLOOM_LOG2) / 64)
 
 enum atom_type { A_V4 = 1, A_PORT, A_VNI, A_V6 };
+
+/* dpc_screen.h probes this classifier's Bloom filter with its own copy of
+ * the IPv4 key layout (key64 below). */
+_Static_assert((((uint64_t)A_V4 << 40) | ((uint64_t)SCOPE_INNER << 32)) ==
+	       DPC_SCREEN_KEY_V4_INNER, "dpc_screen.h's IPv4 key");
 
 struct atom {
 	uint8_t type, scope, dir;
@@ -158,7 +164,7 @@ static inline uint32_t hash64(uint64_t k, uint32_t mask)
 /* Bloom bit of a t64 key: most lookups miss and stop here. */
 static inline uint32_t bloom_bit(uint64_t k)
 {
-	return (uint32_t)((k * HASH_MUL) >> (64 - BLOOM_LOG2));
+	return dpc_screen_bloom_bit(k);
 }
 
 static inline uint32_t hash128(const uint32_t *v, uint32_t scope, uint32_t mask)
@@ -806,94 +812,6 @@ static inline bool scr_hit(const struct dpc_classifier *c, const uint8_t *f,
 	return false;
 }
 
-/* A 16-bit field as loaded in host order, compared with a constant
- * swapped at compile time (saves the byte swap per load). */
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define RAW16(x) ((uint16_t)((((x) >> 8) & 0xff) | (((x) & 0xff) << 8)))
-#else
-#define RAW16(x) ((uint16_t)(x))
-#endif
-
-static inline uint16_t ld16(const uint8_t *p)
-{
-	uint16_t x;
-
-	memcpy(&x, p, 2);
-	return x;
-}
-
-/*
- * The common frame of a host-job set, in about as few instructions as the
- * JIT of one `host A and tcp port 80` program: untagged Ethernet, IPv4
- * with a 20-byte header, not a fragment, TCP/UDP/ICMP or
- * another protocol, at most one VXLAN level whose tenant frame is the
- * same. 1: that IPv4 header is at *l3 and passes every check dpc_parse()
- * makes on it and above; 0: not IPv4 and nothing above Ethernet to parse;
- * 2: VXLAN, the tenant frame at *inner; -1: anything else.
- */
-static inline __attribute__((always_inline)) int
-scr_fast_level(const uint8_t *f, uint32_t o, uint32_t cap, uint32_t end,
-	       const struct dpc_parse_opts *opts, uint32_t *l3, uint32_t *inner,
-	       uint32_t *icap_out, uint32_t *iend_out)
-{
-	uint32_t p = o + 14, tot, iend, icap, l4;
-	uint16_t et;
-	const uint8_t *b;
-
-	if (p + 20 > cap)
-		return -1;
-	et = ld16(f + o + 12);
-	if (et != RAW16(0x0800)) {
-		if (et == RAW16(0x86dd) || et == RAW16(0x0806) || et == RAW16(0x8035) ||
-		    et == RAW16(0x8100) || et == RAW16(0x88a8) || et == RAW16(0x9100))
-			return -1;
-		return 0;
-	}
-	b = f + p;
-	tot = fv_be16(b + 2);
-	iend = p + tot;
-	if (b[0] != 0x45 || tot < 20 || iend > end || (ld16(b + 6) & RAW16(0x3fff)))
-		return -1;
-	icap = iend < cap ? iend : cap;
-	*l3 = p;
-	l4 = p + 20;
-	switch (b[9]) {
-	case 6: {
-		uint32_t x;
-
-		if (l4 + 20 > icap)
-			return -1;
-		x = f[l4 + 12];
-		return x >= 0x50 && l4 + (x >> 4) * 4 <= icap ? 1 : -1;
-	}
-	case 17: {
-		uint32_t ulen, vend, vcap;
-
-		if (l4 + 8 > icap)
-			return -1;
-		ulen = fv_be16(f + l4 + 4);
-		vend = l4 + ulen;
-		if (ulen < 8 || vend > iend)
-			return -1;
-		if (opts->n_vxlan_ports == 0 || !dpc_parse_is_vxlan_port(opts, (uint16_t)fv_be16(f + l4 + 2)))
-			return 1;
-		if (inner == NULL || opts->max_tunnel_depth < 1)
-			return -1;
-		vcap = vend < icap ? vend : icap;
-		if (l4 + 16 > vcap || !(f[l4 + 8] & 0x08))
-			return -1;
-		*inner = l4 + 16;
-		*icap_out = vcap;
-		*iend_out = vend;
-		return 2;
-	}
-	case 1:
-		return l4 + 8 <= icap ? 1 : -1;
-	default:
-		return 1;
-	}
-}
-
 static __attribute__((noinline)) bool scr_general(const struct dpc_classifier *c,
 			const struct dpc_parse_opts *opts,
 			const uint8_t *frame, uint32_t caplen, uint32_t wirelen);
@@ -902,22 +820,18 @@ bool dpc_classifier_screen(const struct dpc_classifier *c,
 			   const struct dpc_parse_opts *opts,
 			   const uint8_t *frame, uint32_t caplen, uint32_t wirelen)
 {
-	if (c->v4_only && frame != NULL && caplen <= 0xffff) {
-		uint32_t end = wirelen > caplen ? wirelen : caplen;
-		uint32_t l3 = 0, in = 0, icap = 0, iend = 0;
-		int r = scr_fast_level(frame, 0, caplen, end, opts, &l3, &in, &icap, &iend);
+	if (c->v4_only && frame != NULL) {
+		int r = dpc_screen_v4(c->bloom, opts, frame, caplen, wirelen);
 
-		if (r == 2)
-			r = scr_fast_level(frame, in, icap, iend, opts, &l3, NULL,
-					   &icap, &iend);
-		if (r == 0)
-			return true;
-		if (r == 1) {
-			return !bloom_has(c, key64(A_V4, SCOPE_INNER, fv_be32(frame + l3 + 12))) &&
-			       !bloom_has(c, key64(A_V4, SCOPE_INNER, fv_be32(frame + l3 + 16)));
-		}
+		if (r != DPC_SCREEN_OTHER)
+			return r == DPC_SCREEN_UNWANTED;
 	}
 	return scr_general(c, opts, frame, caplen, wirelen);
+}
+
+const uint64_t *dpc_classifier_screen_v4(const struct dpc_classifier *c)
+{
+	return c->v4_only ? c->bloom : NULL;
 }
 
 static __attribute__((noinline)) bool scr_general(const struct dpc_classifier *c,

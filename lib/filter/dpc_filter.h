@@ -127,6 +127,14 @@ bool dpc_classifier_screen(const struct dpc_classifier *c,
 			   const struct dpc_parse_opts *opts,
 			   const uint8_t *frame, uint32_t caplen, uint32_t wirelen);
 
+/**
+ * The Bloom filter for dpc_screen_v4() (dpc_screen.h), the screen's fast
+ * form inlined into a poll loop, when every job of c is indexed on
+ * innermost IPv4 addresses only; NULL otherwise (use
+ * dpc_classifier_screen()). Valid as long as c.
+ */
+const uint64_t *dpc_classifier_screen_v4(const struct dpc_classifier *c);
+
 /** Free; NULL is a no-op. */
 void dpc_classifier_free(struct dpc_classifier *c);
 

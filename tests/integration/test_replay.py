@@ -108,6 +108,33 @@ def main():
         t.check(same and order,
                 f"two workers: job {name} == dpcap filter per queue "
                 f"({len(got)} vs {len(wa)}+{len(wb)}), order kept per queue")
+    # --- a set of innermost-IPv4 host jobs only: the worker screens each
+    # burst inline (dpc_screen.h) before any parse; what it writes must be
+    # what dpcap filter writes, and most frames must be settled unparsed
+    host_jobs = [("h80", "host 10.0.0.80"), ("h37", "host 10.0.3.7"),
+                 ("h57", "host 10.1.0.57"), ("h45src", "src host 10.1.0.45"),
+                 ("h100udp", "host 10.0.100.2 and udp"), ("quiet", "host 10.9.9.9")]
+    root4 = os.path.join(d, "cap4")
+    cfg = base_config(root4, [(f"net_pcap0,rx_pcap={ab}", 1)], exit_idle_ms=400,
+                      jobs=[{"name": n, "filter": e} for n, e in host_jobs])
+    rc, log, st = run_daemon(cfg, d, "hosts", lcores="0-1")
+    t.eq(rc, 0, "host jobs: dpcapd exits 0")
+    check_balance(t, st, "host jobs")
+    nonempty = 0
+    for name, expr in host_jobs:
+        want = offline(ab, expr, os.path.join(d, f"o4-{name}.pcap"))
+        got = job_records(root4, name)
+        nonempty += len(want) > 0
+        t.check([key(r) for r in got] == [key(r) for r in want],
+                f"host jobs: job {name} ({expr!r}) == dpcap filter: "
+                f"{len(got)} vs {len(want)} packets")
+    t.check(nonempty >= 4, f"host jobs: {nonempty} jobs (>= 4) had packets to compare")
+    wk = st["workers"][0] if st else {}
+    rx, unw, scr = wk.get("rx", 0), wk.get("unwanted", 0), wk.get("screened", -1)
+    t.check(0 <= scr <= unw and scr >= 0.7 * rx,
+            f"host jobs: the screen settled {scr} of {rx} frames unparsed "
+            f"({unw} unwanted)")
+
     # --- NIC timestamps: net_pcap offers rx timestamps (the file's own);
     # with "timestamps": "hw" the records keep them, as dpcap filter does
     root3 = os.path.join(d, "cap3")
