@@ -77,11 +77,15 @@ static void put(const char *k, uint64_t v)
 void dp_telemetry_refresh(struct dpc_dp *dp)
 {
 	json_t *st = NULL, *v;
+	struct timespec now;
 	size_t i;
 	const char *key;
 
 	if (dpc_dp_stats(dp, &st) != 0)
 		return;
+	/* when the counters were read: a client computes rates from these,
+	 * not from when its reply arrived */
+	clock_gettime(CLOCK_MONOTONIC, &now);
 	pthread_mutex_lock(&tel_lock);
 	n_tel_stats = 0;
 	n_tel_jobs = 0;
@@ -116,6 +120,7 @@ void dp_telemetry_refresh(struct dpc_dp *dp)
 					 json_integer_value(json_object_get(c, "dropped_total")));
 			}
 		}
+		put("snapshot_mono_ns", (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec);
 		put("rx", rx);
 		put("unwanted", unwanted);
 		put("matched", matched);
