@@ -39,6 +39,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: dpcapd [EAL options] -- --config FILE [--check] [--stats-out FILE]\n"
+"                                 [--calibrate MS]\n"
 "       dpcapd --help | --version\n"
 "\n"
 "dpcap's capture daemon: DPDK workers poll the configured ports, keep the\n"
@@ -51,6 +52,12 @@ static void usage(FILE *f)
 "  --check         load and validate the config (no EAL), say so, exit\n"
 "  --stats-out FILE  at exit, once every job is final, write stats.get's\n"
 "                  JSON (counters of ports, workers, jobs) to FILE\n"
+"  --calibrate MS  measurement mode: each worker alternates MS-long slots\n"
+"                  of its loop and of a bare rx loop on the same queue and\n"
+"                  core, and stats.get shows both rates and their ratio\n"
+"                  (workers[].calibrate). The bare slots' packets reach no\n"
+"                  job (counted \"calibration\"): not for a real capture.\n"
+"                  1..10000; meaningful with the queue never empty\n"
 "  --help          this text\n"
 "  --version       print the version\n"
 "\n"
@@ -108,6 +115,7 @@ int main(int argc, char **argv)
 {
 	struct dpcapd_config cfg;
 	const char *config_path = NULL, *stats_out = NULL;
+	uint32_t calibrate_ms = 0;
 	bool check = false;
 	char err[1024] = "";
 	struct dpc_dp *dp;
@@ -138,6 +146,16 @@ int main(int argc, char **argv)
 			config_path = argv[i] + 9;
 		} else if (!strcmp(argv[i], "--stats-out") && i + 1 < argc) {
 			stats_out = argv[++i];
+		} else if (!strcmp(argv[i], "--calibrate") && i + 1 < argc) {
+			char *end;
+			unsigned long v = strtoul(argv[++i], &end, 10);
+
+			if (*end || v < 1 || v > 10000) {
+				fprintf(stderr, "dpcapd: --calibrate: must be 1..10000 ms, got \"%s\"\n",
+					argv[i]);
+				return 2;
+			}
+			calibrate_ms = (uint32_t)v;
 		} else if (!strcmp(argv[i], "--check")) {
 			check = true;
 		} else {
@@ -154,6 +172,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "dpcapd: config %s: %s\n", config_path, err);
 		return 2;
 	}
+	cfg.dp.calibrate_ms = calibrate_ms;
+	if (calibrate_ms)
+		fprintf(stderr, "dpcapd: calibrate mode: workers alternate %u ms slots of "
+			"their loop and a bare rx loop; the bare slots' packets reach no job\n",
+			calibrate_ms);
 	if (check) {
 		printf("dpcapd: config %s is valid: %u port(s), %u job(s)\n", config_path,
 		       cfg.dp.n_ports, cfg.n_jobs);

@@ -124,12 +124,16 @@ struct dp_wctr {
 	uint64_t unwanted;
 	uint64_t screened;          /* of unwanted: settled by the screen, unparsed */
 	uint64_t matched;           /* packets at least one real job wanted */
+	uint64_t calibration;       /* received in a calibrate_ms bare slot: no job saw them */
 	uint64_t deliveries;        /* (packet, job) pairs */
 	uint64_t parse_truncated;
 	uint64_t parse_invalid;
 	uint64_t blocks_sent;
 	uint64_t dropped[DPC_DROP_COUNT];
 	uint64_t polls, idle_polls;
+	/* calibrate_ms: packets and TSC cycles of the loop's and the bare
+	 * loop's slots */
+	uint64_t cal_loop_pkts, cal_loop_cycles, cal_bare_pkts, cal_bare_cycles;
 } __rte_cache_aligned;
 
 #define DP_STASH_MAX 64

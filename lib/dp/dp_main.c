@@ -1242,7 +1242,7 @@ int dpc_dp_stats(struct dpc_dp *dp, json_t **out)
 		struct dp_worker *wk = dp->workers[w];
 		const struct dp_wctr *c = &wc[w];
 
-		if (c->rx != c->unwanted + c->matched)
+		if (c->rx != c->unwanted + c->matched + c->calibration)
 			balanced = false;
 		/* polls: live values (they change on every poll, published or not) */
 		json_array_append_new(workers, json_pack(
@@ -1258,6 +1258,25 @@ int dpc_dp_stats(struct dpc_dp *dp, json_t **out)
 			"polls", (json_int_t)*(volatile const uint64_t *)&wk->c.polls,
 			"idle_polls", (json_int_t)*(volatile const uint64_t *)&wk->c.idle_polls,
 			"dropped", drops_json(c->dropped)));
+		if (dp->cfg.calibrate_ms) {
+			json_t *wj = json_array_get(workers, json_array_size(workers) - 1);
+			double lr = c->cal_loop_cycles ?
+				(double)c->cal_loop_pkts / (double)c->cal_loop_cycles : 0;
+			double br = c->cal_bare_cycles ?
+				(double)c->cal_bare_pkts / (double)c->cal_bare_cycles : 0;
+
+			json_object_set_new(wj, "calibration", json_integer((json_int_t)c->calibration));
+			json_object_set_new(wj, "calibrate", json_pack(
+				"{s:i, s:I, s:I, s:I, s:I, s:f, s:f, s:f}",
+				"slot_ms", (int)dp->cfg.calibrate_ms,
+				"loop_pkts", (json_int_t)c->cal_loop_pkts,
+				"loop_cycles", (json_int_t)c->cal_loop_cycles,
+				"bare_pkts", (json_int_t)c->cal_bare_pkts,
+				"bare_cycles", (json_int_t)c->cal_bare_cycles,
+				"loop_mpps", lr * (double)dp->tsc_hz / 1e6,
+				"bare_mpps", br * (double)dp->tsc_hz / 1e6,
+				"ratio", br > 0 ? lr / br : 0.0));
+		}
 	}
 	for (i = 0; i < dp->n_writers; i++)
 		json_array_append_new(writers, json_pack("{s:i, s:I, s:I}", "id", i,

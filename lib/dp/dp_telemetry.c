@@ -90,13 +90,22 @@ void dp_telemetry_refresh(struct dpc_dp *dp)
 	n_tel_stats = 0;
 	n_tel_jobs = 0;
 	{
-		uint64_t rx = 0, unwanted = 0, matched = 0, written = 0;
-		json_t *w, *j;
+		uint64_t rx = 0, unwanted = 0, matched = 0, written = 0, calib = 0;
+		uint64_t cal[4] = { 0, 0, 0, 0 };
+		static const char *const cal_k[4] = {
+			"loop_pkts", "loop_cycles", "bare_pkts", "bare_cycles"
+		};
+		json_t *w, *j, *cw;
+		unsigned k;
 
 		json_array_foreach(json_object_get(st, "workers"), i, w) {
 			rx += (uint64_t)json_integer_value(json_object_get(w, "rx"));
 			unwanted += (uint64_t)json_integer_value(json_object_get(w, "unwanted"));
 			matched += (uint64_t)json_integer_value(json_object_get(w, "matched"));
+			calib += (uint64_t)json_integer_value(json_object_get(w, "calibration"));
+			cw = json_object_get(w, "calibrate");
+			for (k = 0; cw && k < RTE_DIM(cal); k++)
+				cal[k] += (uint64_t)json_integer_value(json_object_get(cw, cal_k[k]));
 		}
 		json_array_foreach(json_object_get(st, "jobs"), i, j) {
 			json_t *c = json_object_get(j, "counters");
@@ -126,6 +135,15 @@ void dp_telemetry_refresh(struct dpc_dp *dp)
 		put("matched", matched);
 		put("written", written);
 		put("balanced", json_is_true(json_object_get(st, "balanced")));
+		if (dp->cfg.calibrate_ms) {
+			char name[32];
+
+			put("calibration", calib);
+			for (k = 0; k < RTE_DIM(cal); k++) {
+				snprintf(name, sizeof(name), "cal_%s", cal_k[k]);
+				put(name, cal[k]);
+			}
+		}
 		put("disk_free_bytes", (uint64_t)json_integer_value(
 			json_object_get(json_object_get(st, "disk"), "free_bytes")));
 	}

@@ -332,6 +332,32 @@ static inline void deliver(struct dp_worker *w, const struct dp_jobset *set,
 	block_prefetch(w, b);
 }
 
+/*
+ * One stretch of a calibrate_ms bare slot: what tests/perf/bare_rx does, the
+ * least any consumer of the queue can do (receive a burst of 32, free it),
+ * for 64 polls. Its packets are counted received and "calibration": no job
+ * sees them.
+ */
+static void calibrate_bare(struct dp_worker *w)
+{
+	struct rte_mbuf *b[32];
+	uint64_t got = 0;
+	unsigned it;
+
+	for (it = 0; it < 64; it++) {
+		uint16_t n = rte_eth_rx_burst(w->port_id, w->queue, b, RTE_DIM(b));
+
+		if (n) {
+			got += n;
+			rte_pktmbuf_free_bulk(b, n);
+		}
+	}
+	w->c.rx += got;
+	w->c.calibration += got;
+	w->c.cal_bare_pkts += got;
+	w->unpub = true;
+}
+
 int dp_worker_main(void *arg)
 {
 	struct dp_worker *w = arg;
@@ -341,16 +367,25 @@ int dp_worker_main(void *arg)
 	struct rte_mempool *mp = dp->mbuf_pool;
 	const unsigned burst = dp->cfg.burst;
 	const uint64_t idle_sleep_ns = (uint64_t)dp->cfg.worker_idle_sleep_us * 1000;
-	uint64_t base_tsc, base_ns, hz = rte_get_tsc_hz();
+	uint64_t base_tsc, base_ns, tsc_mult, hz = rte_get_tsc_hz();
 	struct timespec ts;
 	unsigned idle = 0;
+	/* calibrate_ms: slot length in TSC cycles (0: off), start, which slot */
+	const uint64_t cal_len = hz / 1000 * dp->cfg.calibrate_ms;
+	uint64_t cal_t0;
+	bool cal_bare = false;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	base_tsc = rte_rdtsc();
 	base_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	/* TSC cycles to ns as a 48-bit fixed-point multiply, not a 128-bit
+	 * division per burst (~50 cycles): 1e9 * 2^48 / hz has ~47 significant
+	 * bits, an error below 1 ns per 10^5 s of uptime */
+	tsc_mult = (uint64_t)(((unsigned __int128)1000000000ull << 48) / hz);
 	w->pub_ival = hz / 1000000 * DP_PUBLISH_US;
 	w->pub_tsc = base_tsc - w->pub_ival;    /* the first burst is published */
 	rte_rcu_qsbr_thread_online(dp->qs, w->id);
+	cal_t0 = rte_rdtsc();
 
 	while (!atomic_load_explicit(&dp->stop_workers, memory_order_acquire)) {
 		const struct dp_jobset *set =
@@ -361,6 +396,24 @@ int dp_worker_main(void *arg)
 		if (set != w->cur) {
 			flush_all(w);   /* and publish, with the slots of the old set */
 			w->cur = set;
+		}
+		if (unlikely(cal_len)) {
+			uint64_t t = rte_rdtsc();
+
+			if (t - cal_t0 >= cal_len) {
+				if (cal_bare)
+					w->c.cal_bare_cycles += t - cal_t0;
+				else
+					w->c.cal_loop_cycles += t - cal_t0;
+				cal_t0 = t;
+				cal_bare = !cal_bare;
+			}
+			if (cal_bare) {
+				calibrate_bare(w);
+				n = 0;
+				now = rte_rdtsc();
+				goto tail;
+			}
 		}
 		n = rte_eth_rx_burst(w->port_id, w->queue, pkts, (uint16_t)burst);
 		now = rte_rdtsc();
@@ -374,7 +427,7 @@ int dp_worker_main(void *arg)
 
 			idle = 0;
 			ts_ns = base_ns + (uint64_t)(((unsigned __int128)(now - base_tsc) *
-						      1000000000ull) / hz);
+						      tsc_mult) >> 48);
 			if (!nojobs)
 				bloom = dpc_classifier_screen_v4(set->cls);
 			/*
@@ -475,6 +528,7 @@ int dp_worker_main(void *arg)
 				}
 			}
 			free_burst(mp, pkts, n, odd);
+			w->c.cal_loop_pkts += n;
 			w->unpub = true;
 		} else {
 			w->c.idle_polls++;
@@ -486,6 +540,7 @@ int dp_worker_main(void *arg)
 				rte_pause();
 			}
 		}
+tail:
 		if (w->open_mask && now - w->oldest_tsc >= dp->flush_tsc)
 			flush_aged(w, now);
 		if (w->n_stash || (w->unpub && (!n || now - w->pub_tsc >= w->pub_ival))) {

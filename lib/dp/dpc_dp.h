@@ -85,6 +85,12 @@ struct dpc_dp_config {
 	uint32_t worker_idle_sleep_us;  /**< 0: pure polling; else a worker whose
 	                                     queue stayed empty sleeps this long */
 	bool sha256;                    /**< sha256 per file in manifests */
+	uint32_t calibrate_ms;          /**< 0: off. Else a measurement mode: each
+	                                     worker alternates slots this long of
+	                                     its loop and of a bare rx loop (whose
+	                                     packets no job sees: "calibration"),
+	                                     and counts packets and TSC cycles of
+	                                     both (stats.get workers[].calibrate) */
 	struct dpc_job_spec job_defaults; /**< base of every job spec */
 	const json_t *config_json;      /**< the whole config as loaded, shown by
 	                                     dpc_dp_info() (dp keeps a reference) */

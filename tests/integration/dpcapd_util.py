@@ -83,14 +83,14 @@ def _reap_daemons():
                 pass
 
 
-def start_daemon(cfg, workdir, tag, lcores="0-1", mem=256, eal_extra=None):
+def start_daemon(cfg, workdir, tag, lcores="0-1", mem=256, eal_extra=None, dp_args=()):
     cpath = os.path.join(workdir, f"{tag}.json")
     spath = os.path.join(workdir, f"{tag}.stats.json")
     if os.path.exists(spath):
         os.unlink(spath)
     write_config(cpath, cfg)
     cmd = [DPCAPD] + eal_args(tag, lcores, mem, eal_extra) + [
-        "--", "--config", cpath, "--stats-out", spath]
+        "--", "--config", cpath, "--stats-out", spath] + list(dp_args)
     err = open(os.path.join(workdir, f"{tag}.log"), "w")
     p = subprocess.Popen(cmd, stdout=err, stderr=subprocess.STDOUT)
     _started.append(p)
@@ -204,9 +204,11 @@ def check_balance(t, stats, what, ports=True):
         return
     ok = True
     for w in stats["workers"]:
-        if w["rx"] != w["unwanted"] + w["matched"]:
+        # calibration: packets of --calibrate's bare slots (no job saw them)
+        if w["rx"] != w["unwanted"] + w["matched"] + w.get("calibration", 0):
             ok = False
-            t.diag(f"worker {w['id']}: rx {w['rx']} != unwanted {w['unwanted']} + matched {w['matched']}")
+            t.diag(f"worker {w['id']}: rx {w['rx']} != unwanted {w['unwanted']} + matched "
+                   f"{w['matched']} + calibration {w.get('calibration', 0)}")
     deliveries = sum(w["deliveries"] for w in stats["workers"])
     jm = 0
     for j in stats["jobs"]:
