@@ -13,6 +13,7 @@
 #include <pcap/pcap.h>
 
 #include "dpc_filter.h"
+#include "dpc_screen.h"
 
 /* Node operators. */
 enum fn_op { FN_TRUE = 0, FN_AND, FN_OR, FN_NOT, FN_PRIM };
@@ -103,18 +104,10 @@ struct fview {
 /* Largest view handed to a BPF program when tags must be cut out. */
 #define VIEW_BUF 16384
 
-static inline uint32_t fv_be16(const uint8_t *p)
-{
-	return ((uint32_t)p[0] << 8) | p[1];
-}
-
-static inline uint32_t fv_be32(const uint8_t *p)
-{
-	uint32_t x;
-
-	memcpy(&x, p, 4);
-	return __builtin_bswap32(x);
-}
+/* Big-endian field loads: the screen's (dpc_screen.h), so that the
+ * screen, the evaluator and the classifier read fields the same way. */
+#define fv_be16 dpc_screen_be16
+#define fv_be32 dpc_screen_be32
 
 static inline bool fv_is_tpid(uint32_t et)
 {
