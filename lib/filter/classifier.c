@@ -838,7 +838,7 @@ static __attribute__((noinline)) bool scr_general(const struct dpc_classifier *c
 			const struct dpc_parse_opts *opts,
 			const uint8_t *frame, uint32_t caplen, uint32_t wirelen)
 {
-	struct scr_level out, in;
+	struct scr_level out = { 0 }, in;
 	const struct scr_level *inner = &out;
 
 	if (!c->screen || frame == NULL || caplen > 0xffff)
