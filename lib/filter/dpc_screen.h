@@ -35,6 +35,8 @@ extern "C" {
 #endif
 
 #define DPC_SCREEN_BLOOM_LOG2 14
+/** The Bloom filter's size in bytes (2 KiB: 32 cache lines). */
+#define DPC_SCREEN_BLOOM_BYTES ((1u << DPC_SCREEN_BLOOM_LOG2) / 8)
 /* The classifier's 64-bit key of an innermost IPv4 address atom, less the
  * address: type A_V4 (1) << 40 | scope inner (0) << 32. */
 #define DPC_SCREEN_KEY_V4_INNER ((uint64_t)1 << 40)
