@@ -2,11 +2,13 @@
 /*
  * dp_worker.c - the poll loop of one rx queue.
  *
- * rx_burst -> parse -> classify against the current job-set snapshot ->
- * copy each wanted packet as a pcap record into the (worker, job) staging
+ * rx_burst -> pass 1 over the burst: settle the packets no job wants
+ * (the screen, inline for host-job sets), unparsed -> pass 2 over the
+ * rest: parse -> classify against the current job-set snapshot -> copy
+ * each wanted packet as a pcap record into the (worker, job) staging
  * block -> full or aged blocks to the job's writer ring. The mbufs are
  * freed at the end of every burst. No syscall, lock, allocation or log in
- * the loop (rte_mempool_get of a block is a lock-free per-lcore cache / ring
+ * the loop (rte_mempool_get of a block is a per-lcore cache or lock-free stack
  * operation). The optional idle sleep (worker_idle_sleep_us, default off)
  * is the only exception and happens only when the queue is empty.
  */
@@ -339,25 +341,28 @@ static inline void deliver(struct dp_worker *w, const struct dp_jobset *set,
 
 /*
  * One stretch of a calibrate_ms bare slot: what tests/perf/bare_rx does, the
- * least any consumer of the queue can do (receive a burst of 32, free it),
- * for 64 polls. Its packets are counted received and "calibration": no job
- * sees them.
+ * least any consumer of the queue can do (receive a burst of 32, add up its
+ * packets and bytes, free it), for 64 polls. Its packets are counted
+ * received and "calibration": no job sees them.
  */
 static void calibrate_bare(struct dp_worker *w)
 {
 	struct rte_mbuf *b[32];
-	uint64_t got = 0;
+	uint64_t got = 0, bytes = 0;
 	unsigned it;
 
 	for (it = 0; it < 64; it++) {
 		uint16_t n = rte_eth_rx_burst(w->port_id, w->queue, b, RTE_DIM(b));
 
+		for (uint16_t i = 0; i < n; i++)
+			bytes += b[i]->pkt_len;
 		if (n) {
 			got += n;
 			rte_pktmbuf_free_bulk(b, n);
 		}
 	}
 	w->c.rx += got;
+	w->c.rx_bytes += bytes;
 	w->c.calibration += got;
 	w->c.cal_bare_pkts += got;
 	w->unpub = true;
