@@ -1301,7 +1301,7 @@ int dpc_dp_stats(struct dpc_dp *dp, json_t **out)
 			"counters", dpc_job_counters_to_json(c),
 			"writer", writer_json(&wrs[i])));
 	}
-	o = json_pack("{s:o, s:o, s:o, s:o, s:o, s:{s:I, s:I, s:I, s:I}, s:{s:s, s:I, s:I}, s:b, s:I, s:I, s:I, s:{s:I, s:I}}",
+	o = json_pack("{s:o, s:o, s:o, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:s}, s:{s:s, s:I, s:I}, s:b, s:I, s:I, s:I, s:{s:I, s:I}}",
 		      "ports", ports, "workers", workers, "writers", writers, "jobs", jobs,
 		      "drops", drops_json(drops),
 		      "pools",
@@ -1309,6 +1309,7 @@ int dpc_dp_stats(struct dpc_dp *dp, json_t **out)
 		      "mbufs_in_use", (json_int_t)rte_mempool_in_use_count(dp->mbuf_pool),
 		      "blocks", (json_int_t)dp->cfg.blocks,
 		      "blocks_in_use", (json_int_t)rte_mempool_in_use_count(dp->block_pool),
+		      "blocks_ops", rte_mempool_get_ops(dp->block_pool->ops_index)->name,
 		      "disk", "path", dp->cfg.capture_root,
 		      "free_bytes", (json_int_t)disk_free(dp->cfg.capture_root),
 		      "min_free_bytes", (json_int_t)dp->cfg.min_free_bytes,

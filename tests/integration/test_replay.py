@@ -129,6 +129,10 @@ def main():
                 f"host jobs: job {name} ({expr!r}) == dpcap filter: "
                 f"{len(got)} vs {len(want)} packets")
     t.check(nonempty >= 4, f"host jobs: {nonempty} jobs (>= 4) had packets to compare")
+    # libdpdk-dev depends on DPDK's stack mempool driver, so a box that
+    # built dpcap has it: the blocks are recycled LIFO
+    t.eq((st or {}).get("pools", {}).get("blocks_ops"), "lf_stack",
+         "host jobs: the staging-block pool is the lock-free stack (LIFO)")
     wk = st["workers"][0] if st else {}
     rx, unw, scr = wk.get("rx", 0), wk.get("unwanted", 0), wk.get("screened", -1)
     t.check(0 <= scr <= unw and scr >= 0.7 * rx,
