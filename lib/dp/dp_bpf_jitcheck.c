@@ -78,12 +78,30 @@ static size_t modrm_len(const uint8_t *c, size_t left)
 	return n <= left ? n : 0;
 }
 
+/* A jump's displacement of w (1 or 4) bytes at c[*q]: the jump's target
+ * (relative to the end of the instruction), *q moved past it. */
+static bool jump_rel(const uint8_t *c, size_t sz, size_t *q, size_t w, struct x86 *x)
+{
+	int32_t rel;
+
+	if (*q + w > sz)
+		return false;
+	if (w == 1) {
+		rel = (int8_t)c[*q];
+	} else {
+		memcpy(&rel, c + *q, 4);
+	}
+	*q += w;
+	x->jump = true;
+	x->target = (size_t)((int64_t)*q + rel);
+	return true;
+}
+
 /* Decodes the instruction at c[p]; false if it is not one the JIT emits. */
 static bool decode(const uint8_t *c, size_t sz, size_t p, struct x86 *x)
 {
 	size_t q = p, m;
 	bool rexw = false;
-	int32_t rel;
 	uint8_t o;
 
 	memset(x, 0, sizeof(*x));
@@ -141,32 +159,20 @@ static bool decode(const uint8_t *c, size_t sz, size_t p, struct x86 *x)
 	case 0x70: case 0x71: case 0x72: case 0x73: case 0x74: case 0x75:
 	case 0x76: case 0x77: case 0x78: case 0x79: case 0x7a: case 0x7b:
 	case 0x7c: case 0x7d: case 0x7e: case 0x7f:
-		if (q + 1 > sz)
+		if (!jump_rel(c, sz, &q, 1, x))
 			return false;
-		rel = (int8_t)c[q];
-		q += 1;
-		x->jump = true;
-		x->target = (size_t)((int64_t)q + rel);
 		break;
 	case 0xe9:
-		if (q + 4 > sz)
+		if (!jump_rel(c, sz, &q, 4, x))
 			return false;
-		memcpy(&rel, c + q, 4);
-		q += 4;
-		x->jump = true;
-		x->target = (size_t)((int64_t)q + rel);
 		break;
 	case 0x0f:
 		if (q >= sz)
 			return false;
 		o = c[q++];
 		if (o >= 0x80 && o <= 0x8f) {
-			if (q + 4 > sz)
+			if (!jump_rel(c, sz, &q, 4, x))
 				return false;
-			memcpy(&rel, c + q, 4);
-			q += 4;
-			x->jump = true;
-			x->target = (size_t)((int64_t)q + rel);
 		} else if (o == 0xb6 || o == 0xb7 || (o >= 0x40 && o <= 0x4f)) {
 			m = modrm_len(c + q, sz - q);
 			if (!m)
