@@ -35,41 +35,29 @@ static void *next_sym(const char *name)
 	return dlsym(RTLD_NEXT, name);
 }
 
-int fstatvfs(int fd, struct statvfs *buf)
-{
-	int (*real)(int, struct statvfs *);
-	int rc;
-
-	*(void **)&real = next_sym("fstatvfs");
-	if (!real) {
-		errno = ENOSYS;
-		return -1;
-	}
-	rc = real(fd, buf);
-	if (rc == 0 && triggered()) {
-		buf->f_bavail = 0;
-		buf->f_bfree = 0;
-	}
-	return rc;
+/* fstatvfs and its 64-bit twin: the real call, then "no free space"
+ * once triggered. */
+#define FAULT_STATVFS(name, type)					\
+int name(int fd, type *buf)						\
+{									\
+	int (*real)(int, type *);					\
+	int rc;								\
+									\
+	*(void **)&real = next_sym(#name);				\
+	if (!real) {							\
+		errno = ENOSYS;						\
+		return -1;						\
+	}								\
+	rc = real(fd, buf);						\
+	if (rc == 0 && triggered()) {					\
+		buf->f_bavail = 0;					\
+		buf->f_bfree = 0;					\
+	}								\
+	return rc;							\
 }
 
-int fstatvfs64(int fd, struct statvfs64 *buf)
-{
-	int (*real)(int, struct statvfs64 *);
-	int rc;
-
-	*(void **)&real = next_sym("fstatvfs64");
-	if (!real) {
-		errno = ENOSYS;
-		return -1;
-	}
-	rc = real(fd, buf);
-	if (rc == 0 && triggered()) {
-		buf->f_bavail = 0;
-		buf->f_bfree = 0;
-	}
-	return rc;
-}
+FAULT_STATVFS(fstatvfs, struct statvfs)
+FAULT_STATVFS(fstatvfs64, struct statvfs64)
 
 static int is_part(int fd)
 {
