@@ -26,6 +26,7 @@
 #include <pcap/pcap.h>
 
 #include "dpc_filter.h"
+#include "dpc_test.h"
 #include "filter_exprs.h"
 
 /* BPF-only expressions an incident responder types, and the shapes
@@ -460,6 +461,23 @@ static void bc_free(struct bc_set *s)
 	free(s->progs);
 	free(s->pkts);
 	memset(s, 0, sizeof(*s));
+}
+
+/* bc_load, then say what was loaded and check that every pcap given was
+ * read (a SKIP when none was given: built-in frames only). */
+static void bc_load_checked(struct bc_set *s, int argc, char **argv,
+				unsigned n_combos, unsigned n_random)
+{
+	unsigned files = bc_load(s, argc, argv, n_combos, n_random);
+
+	printf("# %u programs (%u expressions, %u combinations, %u random), %u frames "
+	       "from %u pcap%s + built-in, %u packets with truncations\n", s->n_progs,
+	       s->n_exprs, s->n_combos, s->n_random, s->n_frames, files,
+	       files == 1 ? "" : "s", s->n_pkts);
+	if (argc > 1)
+		CHECK(files == (unsigned)argc - 1, "read %u of %d pcaps", files, argc - 1);
+	else
+		DPC_SKIP("no dpcap-gen traffic given: built-in frames only");
 }
 
 #endif /* BPF_CASES_H */

@@ -117,20 +117,13 @@ static void limits(void)
 int main(int argc, char **argv)
 {
 	struct bc_set s;
-	unsigned i, files, refused = 0, combo_refused = 0, bad_combos = 0, bad_progs = 0;
+	unsigned i, refused = 0, combo_refused = 0, bad_combos = 0, bad_progs = 0;
 	unsigned n_ind = 0, n_jset = 0, n_save = 0;
 	unsigned long runs = 0;
 
-	files = bc_load(&s, argc, argv, N_COMBOS, N_RANDOM);
-	printf("# %u programs (%u expressions, %u combinations, %u random), %u frames "
-	       "from %u pcap%s + built-in, %u packets with truncations\n", s.n_progs,
-	       s.n_exprs, s.n_combos, s.n_random, s.n_frames, files, files == 1 ? "" : "s", s.n_pkts);
+	bc_load_checked(&s, argc, argv, N_COMBOS, N_RANDOM);
 	CHECK(s.n_progs > s.n_exprs + N_COMBOS + N_RANDOM - s.compile_failed,
 	      "programs collected: %u", s.n_progs);
-	if (argc > 1)
-		CHECK(files == (unsigned)argc - 1, "read %u of %d pcaps", files, argc - 1);
-	else
-		DPC_SKIP("no dpcap-gen traffic given: built-in frames only");
 
 	for (i = 0; i < s.n_progs; i++) {
 		const struct bc_prog *p = &s.progs[i];

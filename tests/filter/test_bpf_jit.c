@@ -107,7 +107,7 @@ int main(int argc, char **argv)
 	char *eal[] = { argv[0], "-l", "0", "--no-huge", "-m", "256", "--no-pci",
 			"--no-telemetry", "--file-prefix", prefix,
 			"--log-level", "*:error" };
-	unsigned i, files, n_expr_progs, raw_bad = 0, raw_total = 0;
+	unsigned i, n_expr_progs, raw_bad = 0, raw_total = 0;
 	unsigned jit_refused = 0, rnd_bad = 0, rnd_loaded = 0;
 	unsigned combo_off = 0, combo_caught = 0, combo_bad = 0;
 	unsigned long runs = 0;
@@ -119,15 +119,8 @@ int main(int argc, char **argv)
 		return dpc_test_done();
 	}
 	layout_regression();
-	files = bc_load(&s, argc, argv, N_COMBOS, N_RANDOM);
+	bc_load_checked(&s, argc, argv, N_COMBOS, N_RANDOM);
 	n_expr_progs = s.n_progs - s.n_random - s.n_combos;
-	printf("# %u programs (%u expressions, %u combinations, %u random), %u frames "
-	       "from %u pcap%s + built-in, %u packets with truncations\n", s.n_progs,
-	       s.n_exprs, s.n_combos, s.n_random, s.n_frames, files, files == 1 ? "" : "s", s.n_pkts);
-	if (argc > 1)
-		CHECK(files == (unsigned)argc - 1, "read %u of %d pcaps", files, argc - 1);
-	else
-		DPC_SKIP("no dpcap-gen traffic given: built-in frames only");
 
 	for (i = 0; i < s.n_progs; i++) {
 		const struct bc_prog *p = &s.progs[i];
