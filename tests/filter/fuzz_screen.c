@@ -16,6 +16,7 @@
 
 #include "dpc_filter.h"
 #include "dpc_parse.h"
+#include "dpc_screen_x8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -50,6 +51,35 @@ static void init(void)
 	}
 }
 
+#ifdef DPC_SCREEN_X8
+/* The frame captured to caplen, caplen - 1, ... caplen - 7 in eight lanes
+ * of dpc_screen_v4_x8(); aborts when it settles a lane dpc_screen_v4()
+ * does not. */
+static __attribute__((noinline)) DPC_SCREEN_X8_TARGET void
+check_x8(const uint64_t *bloom, const struct dpc_parse_opts *opts,
+	 const uint8_t *frame, uint32_t caplen, uint32_t wirelen)
+{
+	uint64_t f[8], cap[8], end[8];
+	unsigned got;
+
+	for (unsigned l = 0; l < 8; l++) {
+		f[l] = (uint64_t)(uintptr_t)frame;
+		cap[l] = caplen > l ? caplen - l : 0;
+		end[l] = wirelen > cap[l] ? wirelen : cap[l];
+	}
+	got = dpc_screen_v4_x8(bloom, opts, _mm512_loadu_si512(f), _mm512_loadu_si512(cap),
+			       _mm512_loadu_si512(end), 0xff);
+	for (unsigned l = 0; l < 8; l++)
+		if (((got >> l) & 1) &&
+		    dpc_screen_v4(bloom, opts, frame, (uint32_t)cap[l], wirelen) !=
+		    DPC_SCREEN_UNWANTED) {
+			fprintf(stderr, "x8 settles lane %u (caplen %u) that the screen does not\n",
+				l, (unsigned)cap[l]);
+			abort();
+		}
+}
+#endif
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct dpc_parse_opts opts;
@@ -70,6 +100,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		dpc_parse_opts_add_vxlan_port(&opts, 8472);
 	if (opt & 0x40)
 		opts.max_tunnel_depth = (opt & 1) ? 0 : 2;
+#ifdef DPC_SCREEN_X8
+	{
+		static int x8 = -1;
+
+		if (x8 < 0)
+			x8 = dpc_screen_x8_usable();
+		if (x8 && dpc_classifier_screen_v4(cls[0]))
+			check_x8(dpc_classifier_screen_v4(cls[0]), &opts, frame, caplen, wirelen);
+	}
+#endif
 	for (int s = 0; s < 3; s++) {
 		struct dpc_key key;
 
