@@ -222,6 +222,8 @@ int dpcapd_config_from_json(json_t *root, struct dpcapd_config *cfg,
 			rc = u32_in(v, k, 1024, 65535, &d->mbuf_data_room, err, errlen);
 		} else if (!strcmp(k, "burst")) {
 			rc = u32_in(v, k, 1, 64, &d->burst, err, errlen);
+		} else if (!strcmp(k, "screen_simd")) {
+			rc = boolean(v, k, &d->screen_simd, err, errlen);
 		} else if (!strcmp(k, "block_size")) {
 			rc = u32_in(v, k, 4096, 64u << 20, &d->block_size, err, errlen);
 		} else if (!strcmp(k, "blocks")) {

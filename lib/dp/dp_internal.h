@@ -164,6 +164,7 @@ struct dp_worker {
 	struct dp_block *stash[DP_STASH_MAX];
 	uint8_t stash_slot[DP_STASH_MAX];
 	bool launched;
+	bool screen_x8;             /* pass 1 eight frames at a time (AVX-512) */
 	bool hwts;                  /* copies of the port's conversion */
 	bool hwts_epoch_ns;
 	uint64_t hw_base, hw_base_ns, hw_mult;

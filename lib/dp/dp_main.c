@@ -31,6 +31,7 @@
 #include <rte_mbuf_dyn.h>
 
 #include "dp_internal.h"
+#include "dpc_screen_x8.h"
 #include "dp_bpf.h"
 #include "dpc_config.h"
 
@@ -59,6 +60,7 @@ void dpc_dp_config_init(struct dpc_dp_config *c)
 	c->mbuf_cache = 256;
 	c->mbuf_data_room = RTE_MBUF_DEFAULT_BUF_SIZE;
 	c->burst = 32;
+	c->screen_simd = true;
 	c->block_size = 256 * 1024;
 	c->blocks = 0;              /* auto: see dp_blocks_auto() */
 	c->ring_size = 1024;
@@ -1258,6 +1260,8 @@ int dpc_dp_stats(struct dpc_dp *dp, json_t **out)
 			"polls", (json_int_t)*(volatile const uint64_t *)&wk->c.polls,
 			"idle_polls", (json_int_t)*(volatile const uint64_t *)&wk->c.idle_polls,
 			"dropped", drops_json(c->dropped)));
+		json_object_set_new(json_array_get(workers, json_array_size(workers) - 1),
+				    "screen", json_string(wk->screen_x8 ? "avx512x8" : "scalar"));
 		if (dp->cfg.calibrate_ms) {
 			json_t *wj = json_array_get(workers, json_array_size(workers) - 1);
 			double lr = c->cal_loop_cycles ?
@@ -1456,6 +1460,14 @@ static int setup_workers(struct dpc_dp *dp, char *err, size_t errlen)
 			w->queue = (uint16_t)q;
 			w->dp = dp;
 			w->hwts = dp->ports[p].hwts;
+#ifdef DPC_SCREEN_X8
+			w->screen_x8 = dp->cfg.screen_simd && dpc_screen_x8_usable();
+#endif
+			if (i == 0)
+				DP_LOG(INFO, "screen: %s", w->screen_x8 ?
+				       "eight frames at a time (AVX-512)" :
+				       dp->cfg.screen_simd ? "one frame at a time (no AVX-512 on this CPU)" :
+				       "one frame at a time (screen_simd: false)");
 			w->hwts_epoch_ns = dp->ports[p].hwts_epoch_ns;
 			w->hw_base = dp->ports[p].hw_base;
 			w->hw_base_ns = dp->ports[p].hw_base_ns;

@@ -24,6 +24,7 @@
 
 #include "dp_internal.h"
 #include "dpc_screen.h"
+#include "dpc_screen_x8.h"
 
 #define BURST_MAX 64
 
@@ -84,6 +85,90 @@ screen_burst_v4(struct rte_mbuf *const *pkts, uint16_t n, const struct rte_mempo
 	*odd = o;
 	return ns;
 }
+
+#ifdef DPC_SCREEN_X8
+/* The mbuf fields pass 1 reads as 8-byte lanes */
+_Static_assert(offsetof(struct rte_mbuf, refcnt) == offsetof(struct rte_mbuf, data_off) + 2 &&
+	       offsetof(struct rte_mbuf, nb_segs) == offsetof(struct rte_mbuf, data_off) + 4,
+	       "rte_mbuf: data_off, refcnt, nb_segs not adjacent");
+_Static_assert(offsetof(struct rte_mbuf, data_len) == offsetof(struct rte_mbuf, pkt_len) + 4,
+	       "rte_mbuf: pkt_len, data_len not adjacent");
+
+static inline __attribute__((always_inline)) DPC_SCREEN_X8_TARGET __m512i
+mbuf_x8(__m512i mb, size_t off, __mmask8 v)
+{
+	return dpc_screen_x8_at(mb, (long long)off, v);
+}
+
+/*
+ * screen_burst_v4() eight mbufs at a time (dpc_screen_x8.h), for CPUs
+ * with AVX-512: the plain-mbuf test of mbuf_odd(), the frame's address
+ * and lengths, and the common case of the screen are lane operations;
+ * the frames it does not settle go through dpc_screen_v4() one by one,
+ * so the outcome (slow[], *bytes, *odd) is screen_burst_v4()'s.
+ */
+static __attribute__((noinline)) DPC_SCREEN_X8_TARGET unsigned
+screen_burst_x8(struct rte_mbuf *const *pkts, uint16_t n, const struct rte_mempool *mp,
+		const uint64_t *bloom, const struct dpc_parse_opts *popts,
+		uint8_t *slow, uint64_t *bytes, uint64_t *odd)
+{
+	const __m512i lo32 = _mm512_set1_epi64(0xffffffff);
+	__m512i acc = _mm512_setzero_si512();
+	uint64_t scr_bytes = 0, o = 0;
+	unsigned ns = 0;
+
+	for (unsigned k = 0; k < DPC_SCREEN_BLOOM_BYTES; k += RTE_CACHE_LINE_SIZE)
+		rte_prefetch0((const uint8_t *)bloom + k);
+	for (unsigned i = 0; i < n; i += 8) {
+		__mmask8 v = n - i >= 8 ? 0xff : (__mmask8)((1u << (n - i)) - 1);
+		__m512i mb = _mm512_maskz_loadu_epi64(v, pkts + i);
+		__m512i addr = mbuf_x8(mb, offsetof(struct rte_mbuf, buf_addr), v);
+		__m512i rearm = mbuf_x8(mb, offsetof(struct rte_mbuf, data_off), v);
+		__m512i lens = mbuf_x8(mb, offsetof(struct rte_mbuf, pkt_len), v);
+		__m512i wl = _mm512_and_si512(lens, lo32);
+		__m512i cap = _mm512_and_si512(_mm512_srli_epi64(lens, 32),
+					       _mm512_set1_epi64(0xffff));
+		__mmask8 plain, un, rest;
+
+		/* mbuf_odd() == 0: refcnt 1, one segment, direct, our pool,
+		 * no next (four independent gathers, one mask at the end) */
+		__m512i flags = mbuf_x8(mb, offsetof(struct rte_mbuf, ol_flags), v);
+		__m512i pool = mbuf_x8(mb, offsetof(struct rte_mbuf, pool), v);
+		__m512i next = mbuf_x8(mb, offsetof(struct rte_mbuf, next), v);
+
+		plain = _mm512_mask_cmpeq_epi64_mask(
+			v, _mm512_and_si512(_mm512_srli_epi64(rearm, 16), lo32),
+			_mm512_set1_epi64(1 | 1 << 16));
+		plain &= _mm512_testn_epi64_mask(
+			flags, _mm512_set1_epi64((long long)(RTE_MBUF_F_INDIRECT | RTE_MBUF_F_EXTERNAL)));
+		plain &= _mm512_cmpeq_epi64_mask(pool, _mm512_set1_epi64((long long)(uintptr_t)mp));
+		plain &= _mm512_testn_epi64_mask(next, next);
+		o |= (uint8_t)(v & ~plain);
+		/* every lane of v is read (cap bytes of any mbuf's data are
+		 * readable), the answer kept for plain ones */
+		un = plain & dpc_screen_v4_x8(bloom, popts,
+					      _mm512_add_epi64(addr, _mm512_and_si512(rearm,
+							      _mm512_set1_epi64(0xffff))),
+					      cap, _mm512_max_epu64(wl, cap), v);
+		acc = _mm512_mask_add_epi64(acc, un, acc, wl);
+		for (rest = v & (__mmask8)~un; rest; rest &= (__mmask8)(rest - 1)) {
+			unsigned l = (unsigned)__builtin_ctz(rest);
+			const struct rte_mbuf *m = pkts[i + l];
+
+			if (((plain >> l) & 1) &&
+			    dpc_screen_v4(bloom, popts, rte_pktmbuf_mtod(m, const uint8_t *),
+					  m->data_len, m->pkt_len) == DPC_SCREEN_UNWANTED) {
+				scr_bytes += m->pkt_len;
+				continue;
+			}
+			slow[ns++] = (uint8_t)(i + l);
+		}
+	}
+	*bytes = scr_bytes + (uint64_t)_mm512_reduce_add_epi64(acc);
+	*odd = o;
+	return ns;
+}
+#endif
 
 /*
  * Free a received burst. Received mbufs are nearly always plain (odd ==
@@ -384,6 +469,9 @@ int dp_worker_main(void *arg)
 	const uint64_t cal_len = hz / 1000 * dp->cfg.calibrate_ms;
 	uint64_t cal_t0;
 	bool cal_bare = false;
+#ifdef DPC_SCREEN_X8
+	const bool x8 = w->screen_x8;
+#endif
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	base_tsc = rte_rdtsc();
@@ -449,6 +537,12 @@ int dp_worker_main(void *arg)
 			 */
 			pkts[n] = pkts[n - 1];  /* screen_burst_v4 prefetches one ahead */
 			if (bloom) {
+#ifdef DPC_SCREEN_X8
+				if (x8)
+					ns = screen_burst_x8(pkts, n, mp, bloom, &dp->popts,
+							     slow, &scr_bytes, &odd);
+				else
+#endif
 				ns = screen_burst_v4(pkts, n, mp, bloom, &dp->popts, slow,
 						     &scr_bytes, &odd);
 			} else {

@@ -71,6 +71,8 @@ struct dpc_dp_config {
 	uint32_t mbuf_cache;
 	uint32_t mbuf_data_room;        /**< bytes, incl. headroom */
 	uint32_t burst;                 /**< rx burst size, 1..64 */
+	bool screen_simd;               /**< screen eight frames at a time with
+	                                     AVX-512 where the CPU has it */
 	uint32_t block_size;            /**< staging block bytes */
 	uint32_t blocks;                /**< staging blocks in the pool; 0 = 2 x workers x max_jobs, at least 256 */
 	uint32_t ring_size;             /**< worker->writer ring entries (power of 2) */

@@ -114,30 +114,43 @@ def main():
     host_jobs = [("h80", "host 10.0.0.80"), ("h37", "host 10.0.3.7"),
                  ("h57", "host 10.1.0.57"), ("h45src", "src host 10.1.0.45"),
                  ("h100udp", "host 10.0.100.2 and udp"), ("quiet", "host 10.9.9.9")]
-    root4 = os.path.join(d, "cap4")
-    cfg = base_config(root4, [(f"net_pcap0,rx_pcap={ab}", 1)], exit_idle_ms=400,
-                      jobs=[{"name": n, "filter": e} for n, e in host_jobs])
-    rc, log, st = run_daemon(cfg, d, "hosts", lcores="0-1")
-    t.eq(rc, 0, "host jobs: dpcapd exits 0")
-    check_balance(t, st, "host jobs")
-    nonempty = 0
-    for name, expr in host_jobs:
-        want = offline(ab, expr, os.path.join(d, f"o4-{name}.pcap"))
-        got = job_records(root4, name)
-        nonempty += len(want) > 0
-        t.check([key(r) for r in got] == [key(r) for r in want],
-                f"host jobs: job {name} ({expr!r}) == dpcap filter: "
-                f"{len(got)} vs {len(want)} packets")
-    t.check(nonempty >= 4, f"host jobs: {nonempty} jobs (>= 4) had packets to compare")
-    # libdpdk-dev depends on DPDK's stack mempool driver, so a box that
-    # built dpcap has it: the blocks are recycled LIFO
-    t.eq((st or {}).get("pools", {}).get("blocks_ops"), "lf_stack",
-         "host jobs: the staging-block pool is the lock-free stack (LIFO)")
-    wk = st["workers"][0] if st else {}
-    rx, unw, scr = wk.get("rx", 0), wk.get("unwanted", 0), wk.get("screened", -1)
-    t.check(0 <= scr <= unw and scr >= 0.7 * rx,
-            f"host jobs: the screen settled {scr} of {rx} frames unparsed "
-            f"({unw} unwanted)")
+    # twice: pass 1 eight frames at a time where the CPU has AVX-512
+    # (dpc_screen_x8.h), and one at a time ("screen_simd": false)
+    x8_cpu = "avx512f" in open("/proc/cpuinfo").read() and \
+        all(f in open("/proc/cpuinfo").read() for f in ("avx512bw", "avx512dq", "avx512vl"))
+    for simd in (True, False):
+        tag = "host jobs" + ("" if simd else ", screen_simd false")
+        root4 = os.path.join(d, "cap4" + ("" if simd else "s"))
+        cfg = base_config(root4, [(f"net_pcap0,rx_pcap={ab}", 1)], exit_idle_ms=400,
+                          jobs=[{"name": n, "filter": e} for n, e in host_jobs])
+        cfg["screen_simd"] = simd
+        rc, log, st = run_daemon(cfg, d, "hosts" + ("" if simd else "s"), lcores="0-1")
+        t.eq(rc, 0, f"{tag}: dpcapd exits 0")
+        check_balance(t, st, tag)
+        nonempty = 0
+        for name, expr in host_jobs:
+            want = offline(ab, expr, os.path.join(d, f"o4-{name}.pcap"))
+            got = job_records(root4, name)
+            nonempty += len(want) > 0
+            t.check([key(r) for r in got] == [key(r) for r in want],
+                    f"{tag}: job {name} ({expr!r}) == dpcap filter: "
+                    f"{len(got)} vs {len(want)} packets")
+        t.check(nonempty >= 4, f"{tag}: {nonempty} jobs (>= 4) had packets to compare")
+        # libdpdk-dev depends on DPDK's stack mempool driver, so a box that
+        # built dpcap has it: the blocks are recycled LIFO
+        t.eq((st or {}).get("pools", {}).get("blocks_ops"), "lf_stack",
+             f"{tag}: the staging-block pool is the lock-free stack (LIFO)")
+        wk = st["workers"][0] if st else {}
+        t.eq(wk.get("screen"), "avx512x8" if simd and x8_cpu else "scalar",
+             f"{tag}: the worker's screen is the one this CPU and config give")
+        rx, unw, scr = wk.get("rx", 0), wk.get("unwanted", 0), wk.get("screened", -1)
+        t.check(0 <= scr <= unw and scr >= 0.7 * rx,
+                f"{tag}: the screen settled {scr} of {rx} frames unparsed "
+                f"({unw} unwanted)")
+        if simd:
+            scr_x8 = scr
+        else:
+            t.eq(scr, scr_x8, "both screens settle the same frames unparsed")
 
     # --- NIC timestamps: net_pcap offers rx timestamps (the file's own);
     # with "timestamps": "hw" the records keep them, as dpcap filter does
