@@ -45,6 +45,15 @@ static inline uint64_t mbuf_odd(const struct rte_mbuf *m, const struct rte_mempo
 	       (rs ^ (1u | 1u << 16));
 }
 
+/* rx_burst's copies have just swept the L1: bring the 2 KiB Bloom filter
+ * back in one go (32 lines, one prefetch a packet) rather than wait on an
+ * L2 load at each probe. */
+static inline void bloom_prefetch(const uint64_t *bloom)
+{
+	for (unsigned k = 0; k < DPC_SCREEN_BLOOM_BYTES; k += RTE_CACHE_LINE_SIZE)
+		rte_prefetch0((const uint8_t *)bloom + k);
+}
+
 /*
  * Pass 1 of a burst, for a job set of innermost-IPv4 host jobs (bloom,
  * from dpc_classifier_screen_v4()), in a function of its own so that its
@@ -62,11 +71,7 @@ screen_burst_v4(struct rte_mbuf *const *pkts, uint16_t n, const struct rte_mempo
 	uint64_t scr_bytes = 0, o = 0;
 	unsigned ns = 0;
 
-	/* rx_burst's copies have just swept the L1: bring the 2 KiB Bloom
-	 * filter back in one go (32 lines, one prefetch a packet) rather than
-	 * wait on an L2 load at each probe */
-	for (unsigned k = 0; k < DPC_SCREEN_BLOOM_BYTES; k += RTE_CACHE_LINE_SIZE)
-		rte_prefetch0((const uint8_t *)bloom + k);
+	bloom_prefetch(bloom);
 	for (uint16_t i = 0; i < n; i++) {
 		const struct rte_mbuf *m = pkts[i];
 		uint64_t mo = mbuf_odd(m, mp);
@@ -117,8 +122,7 @@ screen_burst_x8(struct rte_mbuf *const *pkts, uint16_t n, const struct rte_mempo
 	uint64_t scr_bytes = 0, o = 0;
 	unsigned ns = 0;
 
-	for (unsigned k = 0; k < DPC_SCREEN_BLOOM_BYTES; k += RTE_CACHE_LINE_SIZE)
-		rte_prefetch0((const uint8_t *)bloom + k);
+	bloom_prefetch(bloom);
 	for (unsigned i = 0; i < n; i += 8) {
 		__mmask8 v = n - i >= 8 ? 0xff : (__mmask8)((1u << (n - i)) - 1);
 		__m512i mb = _mm512_maskz_loadu_epi64(v, pkts + i);

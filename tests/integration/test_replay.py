@@ -116,8 +116,9 @@ def main():
                  ("h100udp", "host 10.0.100.2 and udp"), ("quiet", "host 10.9.9.9")]
     # twice: pass 1 eight frames at a time where the CPU has AVX-512
     # (dpc_screen_x8.h), and one at a time ("screen_simd": false)
-    x8_cpu = "avx512f" in open("/proc/cpuinfo").read() and \
-        all(f in open("/proc/cpuinfo").read() for f in ("avx512bw", "avx512dq", "avx512vl"))
+    cpu_flags = set(next((line.split(":", 1)[1].split() for line in open("/proc/cpuinfo")
+                          if line.startswith("flags")), []))
+    x8_cpu = {"avx512f", "avx512bw", "avx512dq", "avx512vl"} <= cpu_flags
     for simd in (True, False):
         tag = "host jobs" + ("" if simd else ", screen_simd false")
         root4 = os.path.join(d, "cap4" + ("" if simd else "s"))
