@@ -31,6 +31,7 @@ BAD = [
     ({"ports": [{"device": "net_null0", "timestamps": "ptp"}]},
      'ports[0].timestamps: must be "auto", "tsc" or "hw", got "ptp"'),
     ({"sha256": "yes"}, 'sha256: must be true or false, got "yes"'),
+    ({"screen_simd": 1}, "screen_simd: must be true or false, got 1"),
     ({"mbufs": 700, "mbuf_cache": 500}, "mbuf_cache: 500 is more than mbufs / 1.5 (mbufs 700)"),
     ({"jobs": [{"filter": "tcp"}]}, "jobs[0].name: missing"),
     ({"jobs": [{"name": "a/b"}]}, "jobs[0].name: must match"),
