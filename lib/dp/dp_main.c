@@ -1243,6 +1243,7 @@ int dpc_dp_stats(struct dpc_dp *dp, json_t **out)
 	for (w = 0; w < dp->n_workers; w++) {
 		struct dp_worker *wk = dp->workers[w];
 		const struct dp_wctr *c = &wc[w];
+		json_t *wj;
 
 		if (c->rx != c->unwanted + c->matched + c->calibration)
 			balanced = false;
@@ -1260,10 +1261,9 @@ int dpc_dp_stats(struct dpc_dp *dp, json_t **out)
 			"polls", (json_int_t)*(volatile const uint64_t *)&wk->c.polls,
 			"idle_polls", (json_int_t)*(volatile const uint64_t *)&wk->c.idle_polls,
 			"dropped", drops_json(c->dropped)));
-		json_object_set_new(json_array_get(workers, json_array_size(workers) - 1),
-				    "screen", json_string(wk->screen_x8 ? "avx512x8" : "scalar"));
+		wj = json_array_get(workers, json_array_size(workers) - 1);
+		json_object_set_new(wj, "screen", json_string(wk->screen_x8 ? "avx512x8" : "scalar"));
 		if (dp->cfg.calibrate_ms) {
-			json_t *wj = json_array_get(workers, json_array_size(workers) - 1);
 			double lr = c->cal_loop_cycles ?
 				(double)c->cal_loop_pkts / (double)c->cal_loop_cycles : 0;
 			double br = c->cal_bare_cycles ?

@@ -54,6 +54,15 @@ static inline void bloom_prefetch(const uint64_t *bloom)
 		rte_prefetch0((const uint8_t *)bloom + k);
 }
 
+/* Whether the inline screen settles a plain mbuf's frame as unwanted. */
+static inline __attribute__((always_inline)) bool
+screen_one(const uint64_t *bloom, const struct dpc_parse_opts *popts,
+	   const struct rte_mbuf *m)
+{
+	return dpc_screen_v4(bloom, popts, rte_pktmbuf_mtod(m, const uint8_t *),
+			     m->data_len, m->pkt_len) == DPC_SCREEN_UNWANTED;
+}
+
 /*
  * Pass 1 of a burst, for a job set of innermost-IPv4 host jobs (bloom,
  * from dpc_classifier_screen_v4()), in a function of its own so that its
@@ -78,9 +87,7 @@ screen_burst_v4(struct rte_mbuf *const *pkts, uint16_t n, const struct rte_mempo
 
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
 		o |= mo;
-		if (likely(mo == 0) &&
-		    dpc_screen_v4(bloom, popts, rte_pktmbuf_mtod(m, const uint8_t *),
-				  m->data_len, m->pkt_len) == DPC_SCREEN_UNWANTED) {
+		if (likely(mo == 0) && screen_one(bloom, popts, m)) {
 			scr_bytes += m->pkt_len;
 			continue;
 		}
@@ -98,12 +105,6 @@ _Static_assert(offsetof(struct rte_mbuf, refcnt) == offsetof(struct rte_mbuf, da
 	       "rte_mbuf: data_off, refcnt, nb_segs not adjacent");
 _Static_assert(offsetof(struct rte_mbuf, data_len) == offsetof(struct rte_mbuf, pkt_len) + 4,
 	       "rte_mbuf: pkt_len, data_len not adjacent");
-
-static inline __attribute__((always_inline)) DPC_SCREEN_X8_TARGET __m512i
-mbuf_x8(__m512i mb, size_t off, __mmask8 v)
-{
-	return dpc_screen_x8_at(mb, (long long)off, v);
-}
 
 /*
  * screen_burst_v4() eight mbufs at a time (dpc_screen_x8.h), for CPUs
@@ -126,9 +127,9 @@ screen_burst_x8(struct rte_mbuf *const *pkts, uint16_t n, const struct rte_mempo
 	for (unsigned i = 0; i < n; i += 8) {
 		__mmask8 v = n - i >= 8 ? 0xff : (__mmask8)((1u << (n - i)) - 1);
 		__m512i mb = _mm512_maskz_loadu_epi64(v, pkts + i);
-		__m512i addr = mbuf_x8(mb, offsetof(struct rte_mbuf, buf_addr), v);
-		__m512i rearm = mbuf_x8(mb, offsetof(struct rte_mbuf, data_off), v);
-		__m512i lens = mbuf_x8(mb, offsetof(struct rte_mbuf, pkt_len), v);
+		__m512i addr = dpc_screen_x8_at(mb, offsetof(struct rte_mbuf, buf_addr), v);
+		__m512i rearm = dpc_screen_x8_at(mb, offsetof(struct rte_mbuf, data_off), v);
+		__m512i lens = dpc_screen_x8_at(mb, offsetof(struct rte_mbuf, pkt_len), v);
 		__m512i wl = _mm512_and_si512(lens, lo32);
 		__m512i cap = _mm512_and_si512(_mm512_srli_epi64(lens, 32),
 					       _mm512_set1_epi64(0xffff));
@@ -136,9 +137,9 @@ screen_burst_x8(struct rte_mbuf *const *pkts, uint16_t n, const struct rte_mempo
 
 		/* mbuf_odd() == 0: refcnt 1, one segment, direct, our pool,
 		 * no next (four independent gathers, one mask at the end) */
-		__m512i flags = mbuf_x8(mb, offsetof(struct rte_mbuf, ol_flags), v);
-		__m512i pool = mbuf_x8(mb, offsetof(struct rte_mbuf, pool), v);
-		__m512i next = mbuf_x8(mb, offsetof(struct rte_mbuf, next), v);
+		__m512i flags = dpc_screen_x8_at(mb, offsetof(struct rte_mbuf, ol_flags), v);
+		__m512i pool = dpc_screen_x8_at(mb, offsetof(struct rte_mbuf, pool), v);
+		__m512i next = dpc_screen_x8_at(mb, offsetof(struct rte_mbuf, next), v);
 
 		plain = _mm512_mask_cmpeq_epi64_mask(
 			v, _mm512_and_si512(_mm512_srli_epi64(rearm, 16), lo32),
@@ -159,9 +160,7 @@ screen_burst_x8(struct rte_mbuf *const *pkts, uint16_t n, const struct rte_mempo
 			unsigned l = (unsigned)__builtin_ctz(rest);
 			const struct rte_mbuf *m = pkts[i + l];
 
-			if (((plain >> l) & 1) &&
-			    dpc_screen_v4(bloom, popts, rte_pktmbuf_mtod(m, const uint8_t *),
-					  m->data_len, m->pkt_len) == DPC_SCREEN_UNWANTED) {
+			if (((plain >> l) & 1) && screen_one(bloom, popts, m)) {
 				scr_bytes += m->pkt_len;
 				continue;
 			}
