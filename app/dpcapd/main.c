@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <pcap/pcap.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_lcore.h>
@@ -39,7 +40,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: dpcapd [EAL options] -- --config FILE [--check] [--stats-out FILE]\n"
-"                                 [--calibrate MS]\n"
+"                                 [--calibrate MS [--calibrate-bpf FILTER]]\n"
 "       dpcapd --help | --version\n"
 "\n"
 "dpcap's capture daemon: DPDK workers poll the configured ports, keep the\n"
@@ -58,6 +59,11 @@ static void usage(FILE *f)
 "                  (workers[].calibrate). The bare slots' packets reach no\n"
 "                  job (counted \"calibration\"): not for a real capture.\n"
 "                  1..10000; meaningful with the queue never empty\n"
+"  --calibrate-bpf FILTER  with --calibrate: a third, \"peer\" slot runs the\n"
+"                  bare loop plus FILTER (tcpdump syntax, compiled by\n"
+"                  libpcap, JIT-compiled by DPDK's rte_bpf) on every packet:\n"
+"                  what one dpdk-pdump filter costs, as a second reference\n"
+"                  (workers[].calibrate.peer)\n"
 "  --help          this text\n"
 "  --version       print the version\n"
 "\n"
@@ -116,6 +122,7 @@ int main(int argc, char **argv)
 	struct dpcapd_config cfg;
 	const char *config_path = NULL, *stats_out = NULL;
 	uint32_t calibrate_ms = 0;
+	const char *calibrate_bpf = NULL;
 	bool check = false;
 	char err[1024] = "";
 	struct dpc_dp *dp;
@@ -156,12 +163,35 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			calibrate_ms = (uint32_t)v;
+		} else if (!strcmp(argv[i], "--calibrate-bpf") && i + 1 < argc) {
+			calibrate_bpf = argv[++i];
 		} else if (!strcmp(argv[i], "--check")) {
 			check = true;
 		} else {
 			fprintf(stderr, "dpcapd: unknown option \"%s\" (see dpcapd --help)\n", argv[i]);
 			return 2;
 		}
+	}
+	if (calibrate_bpf) {
+		/* refuse a bad filter here, with libpcap's reason, before EAL */
+		pcap_t *pd = pcap_open_dead(DLT_EN10MB, 65535);
+		struct bpf_program prog;
+
+		if (!calibrate_ms) {
+			fprintf(stderr, "dpcapd: --calibrate-bpf needs --calibrate MS\n");
+			if (pd)
+				pcap_close(pd);
+			return 2;
+		}
+		if (!pd || pcap_compile(pd, &prog, calibrate_bpf, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+			fprintf(stderr, "dpcapd: --calibrate-bpf \"%s\": %s\n", calibrate_bpf,
+				pd ? pcap_geterr(pd) : "out of memory");
+			if (pd)
+				pcap_close(pd);
+			return 2;
+		}
+		pcap_freecode(&prog);
+		pcap_close(pd);
 	}
 	if (!config_path) {
 		fprintf(stderr, "dpcapd: --config FILE is required (after --; see dpcapd --help)\n");
@@ -173,6 +203,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	cfg.dp.calibrate_ms = calibrate_ms;
+	cfg.dp.calibrate_bpf = calibrate_bpf;
 	if (calibrate_ms)
 		fprintf(stderr, "dpcapd: calibrate mode: workers alternate %u ms slots of "
 			"their loop and a bare rx loop; the bare slots' packets reach no job\n",

@@ -130,6 +130,11 @@ enum dp_bpf_engine dp_bpf_engine_of(const struct dp_bpf *b)
 	return b->jit ? DP_BPF_JIT : DP_BPF_RTE;
 }
 
+dp_bpf_jit_fn dp_bpf_jit_of(const struct dp_bpf *b)
+{
+	return b->jit;
+}
+
 const char *dp_bpf_engine_name(enum dp_bpf_engine e)
 {
 	switch (e) {

@@ -49,6 +49,16 @@ const char *dp_bpf_engine_name(enum dp_bpf_engine e);
  */
 uint32_t dp_bpf_exec(void *b, const uint8_t *pkt, uint32_t caplen, uint32_t wirelen);
 
+/** A JIT-compiled program's entry: takes a struct rte_mbuf *, returns the
+ * BPF return value. */
+typedef uint64_t (*dp_bpf_jit_fn)(void *mbuf);
+
+/**
+ * b's JIT-compiled code, to run on a received mbuf itself (what a
+ * dpdk-pdump rx callback does), or NULL when b runs on the interpreter.
+ */
+dp_bpf_jit_fn dp_bpf_jit_of(const struct dp_bpf *b);
+
 /** Free b (NULL: no-op). */
 void dp_bpf_free(struct dp_bpf *b);
 

@@ -26,6 +26,8 @@ extern int dpc_dp_logtype;
 	rte_log(RTE_LOG_##level, dpc_dp_logtype, "dpcapd: " fmt "\n", ##__VA_ARGS__)
 
 struct dp_job;
+struct dp_bpf;
+struct bpf_program;
 
 /*
  * A job's writer-side counters: records the writer dropped before
@@ -134,6 +136,9 @@ struct dp_wctr {
 	/* calibrate_ms: packets and TSC cycles of the loop's and the bare
 	 * loop's slots */
 	uint64_t cal_loop_pkts, cal_loop_cycles, cal_bare_pkts, cal_bare_cycles;
+	/* ... and of the peer slots (calibrate_bpf), with the packets its
+	 * filter accepted */
+	uint64_t cal_peer_pkts, cal_peer_cycles, cal_peer_matched;
 } __rte_cache_aligned;
 
 #define DP_STASH_MAX 64
@@ -224,6 +229,10 @@ struct dpc_dp {
 	_Atomic int stop_writers;
 	uint64_t flush_tsc;
 	uint64_t tsc_hz;
+	/* calibrate_bpf: the peer slot's program (JIT) and libpcap's, which
+	 * it borrows */
+	struct dp_bpf *cal_bpf;
+	struct bpf_program *cal_prog;
 	/* jobs (control thread only) */
 	struct dp_job **jobs;       /* every job ever started, by start order */
 	unsigned n_jobs, cap_jobs;

@@ -30,6 +30,8 @@
 #include <rte_mbuf.h>
 #include <rte_mbuf_dyn.h>
 
+#include <pcap/pcap.h>
+
 #include "dp_internal.h"
 #include "dpc_screen_x8.h"
 #include "dp_bpf.h"
@@ -1280,6 +1282,21 @@ int dpc_dp_stats(struct dpc_dp *dp, json_t **out)
 				"loop_mpps", lr * (double)dp->tsc_hz / 1e6,
 				"bare_mpps", br * (double)dp->tsc_hz / 1e6,
 				"ratio", br > 0 ? lr / br : 0.0));
+			if (dp->cal_bpf) {
+				double pr = c->cal_peer_cycles ?
+					(double)c->cal_peer_pkts / (double)c->cal_peer_cycles : 0;
+
+				json_object_set_new(json_object_get(wj, "calibrate"), "peer", json_pack(
+					"{s:s, s:s, s:I, s:I, s:I, s:f, s:f, s:f}",
+					"filter", dp->cfg.calibrate_bpf,
+					"engine", "rte_bpf jit",
+					"pkts", (json_int_t)c->cal_peer_pkts,
+					"cycles", (json_int_t)c->cal_peer_cycles,
+					"matched", (json_int_t)c->cal_peer_matched,
+					"mpps", pr * (double)dp->tsc_hz / 1e6,
+					"ratio", br > 0 ? pr / br : 0.0,
+					"loop_vs_peer", pr > 0 ? lr / pr : 0.0));
+			}
 		}
 	}
 	for (i = 0; i < dp->n_writers; i++)
@@ -1527,6 +1544,47 @@ static struct rte_mempool *block_pool_create(unsigned n, unsigned elt, unsigned 
 	return mp;
 }
 
+/*
+ * calibrate_bpf: compile the peer slot's filter with libpcap (as tcpdump
+ * does, for Ethernet) and JIT-compile it with rte_bpf; no JIT is an error,
+ * not a silent fall back to an interpreter the slot does not stand for.
+ */
+static int cal_bpf_load(struct dpc_dp *dp, char *err, size_t errlen)
+{
+	const char *expr = dp->cfg.calibrate_bpf;
+	pcap_t *p;
+	int rc;
+
+	if (!expr || !dp->cfg.calibrate_ms)
+		return 0;
+	dp->cal_prog = calloc(1, sizeof(*dp->cal_prog));
+	p = pcap_open_dead(DLT_EN10MB, 65535);
+	if (!dp->cal_prog || !p) {
+		if (p)
+			pcap_close(p);
+		set_err(err, errlen, "calibrate_bpf: out of memory");
+		return -ENOMEM;
+	}
+	rc = pcap_compile(p, dp->cal_prog, expr, 1, PCAP_NETMASK_UNKNOWN);
+	if (rc != 0) {
+		set_err(err, errlen, "calibrate_bpf: \"%s\": %s", expr, pcap_geterr(p));
+		pcap_close(p);
+		free(dp->cal_prog);
+		dp->cal_prog = NULL;
+		return -EINVAL;
+	}
+	pcap_close(p);
+	dp->cal_bpf = dp_bpf_load(dp->cal_prog->bf_insns, dp->cal_prog->bf_len, true);
+	if (!dp->cal_bpf) {
+		set_err(err, errlen, "calibrate_bpf: \"%s\": rte_bpf cannot JIT-compile it (%s)",
+			expr, strerror(errno));
+		return -ENOTSUP;
+	}
+	DP_LOG(INFO, "calibrate: peer slots run \"%s\" (libpcap, rte_bpf JIT) on every packet",
+	       expr);
+	return 0;
+}
+
 struct dpc_dp *dpc_dp_create(const struct dpc_dp_config *cfg, char *err,
 			     size_t errlen)
 {
@@ -1577,6 +1635,9 @@ struct dpc_dp *dpc_dp_create(const struct dpc_dp_config *cfg, char *err,
 			goto fail;
 		dp->n_ports++;
 	}
+	rc = cal_bpf_load(dp, err, errlen);
+	if (rc)
+		goto fail;
 	rc = setup_workers(dp, err, errlen);
 	if (rc)
 		goto fail;
@@ -1741,6 +1802,11 @@ int dpc_dp_destroy(struct dpc_dp *dp)
 	rte_mempool_free(dp->block_pool);
 	rte_mempool_free(dp->mbuf_pool);
 	rte_free(dp->qs);
+	dp_bpf_free(dp->cal_bpf);
+	if (dp->cal_prog) {
+		pcap_freecode(dp->cal_prog);
+		free(dp->cal_prog);
+	}
 	json_decref(dp->config_json);
 	free(dp->tel_stats);
 	free(dp->tel_jobs);

@@ -91,9 +91,10 @@ void dp_telemetry_refresh(struct dpc_dp *dp)
 	n_tel_jobs = 0;
 	{
 		uint64_t rx = 0, unwanted = 0, matched = 0, written = 0, calib = 0;
-		uint64_t cal[4] = { 0, 0, 0, 0 };
-		static const char *const cal_k[4] = {
-			"loop_pkts", "loop_cycles", "bare_pkts", "bare_cycles"
+		uint64_t cal[7] = { 0 };
+		static const char *const cal_k[7] = {
+			"loop_pkts", "loop_cycles", "bare_pkts", "bare_cycles",
+			"pkts", "cycles", "matched"     /* of calibrate.peer */
 		};
 		json_t *w, *j, *cw;
 		unsigned k;
@@ -105,7 +106,8 @@ void dp_telemetry_refresh(struct dpc_dp *dp)
 			calib += (uint64_t)json_integer_value(json_object_get(w, "calibration"));
 			cw = json_object_get(w, "calibrate");
 			for (k = 0; cw && k < RTE_DIM(cal); k++)
-				cal[k] += (uint64_t)json_integer_value(json_object_get(cw, cal_k[k]));
+				cal[k] += (uint64_t)json_integer_value(json_object_get(
+					k < 4 ? cw : json_object_get(cw, "peer"), cal_k[k]));
 		}
 		json_array_foreach(json_object_get(st, "jobs"), i, j) {
 			json_t *c = json_object_get(j, "counters");
@@ -140,7 +142,10 @@ void dp_telemetry_refresh(struct dpc_dp *dp)
 
 			put("calibration", calib);
 			for (k = 0; k < RTE_DIM(cal); k++) {
-				snprintf(name, sizeof(name), "cal_%s", cal_k[k]);
+				if (k >= 4 && !dp->cal_bpf)
+					break;
+				snprintf(name, sizeof(name), k < 4 ? "cal_%s" : "cal_peer_%s",
+					 cal_k[k]);
 				put(name, cal[k]);
 			}
 		}

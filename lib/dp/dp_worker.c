@@ -25,6 +25,7 @@
 #include "dp_internal.h"
 #include "dpc_screen.h"
 #include "dpc_screen_x8.h"
+#include "dp_bpf.h"
 
 #define BURST_MAX 64
 
@@ -432,11 +433,16 @@ static inline void deliver(struct dp_worker *w, const struct dp_jobset *set,
  * least any consumer of the queue can do (receive a burst of 32, add up its
  * packets and bytes, free it), for 64 polls. Its packets are counted
  * received and "calibration": no job sees them.
+ *
+ * With jit (the peer slot, calibrate_bpf), the same loop also runs one
+ * JIT-compiled BPF program on every received mbuf, as a dpdk-pdump rx
+ * callback filters before it copies, and counts what it accepts.
  */
-static void calibrate_bare(struct dp_worker *w)
+static inline __attribute__((always_inline)) void
+calibrate_slot(struct dp_worker *w, dp_bpf_jit_fn jit)
 {
 	struct rte_mbuf *b[32];
-	uint64_t got = 0, bytes = 0;
+	uint64_t got = 0, bytes = 0, hits = 0;
 	unsigned it;
 
 	for (it = 0; it < 64; it++) {
@@ -444,6 +450,9 @@ static void calibrate_bare(struct dp_worker *w)
 
 		for (uint16_t i = 0; i < n; i++)
 			bytes += b[i]->pkt_len;
+		if (jit)
+			for (uint16_t i = 0; i < n; i++)
+				hits += jit(b[i]) != 0;
 		if (n) {
 			got += n;
 			rte_pktmbuf_free_bulk(b, n);
@@ -452,8 +461,24 @@ static void calibrate_bare(struct dp_worker *w)
 	w->c.rx += got;
 	w->c.rx_bytes += bytes;
 	w->c.calibration += got;
-	w->c.cal_bare_pkts += got;
+	if (jit) {
+		w->c.cal_peer_pkts += got;
+		w->c.cal_peer_matched += hits;
+	} else {
+		w->c.cal_bare_pkts += got;
+	}
 	w->unpub = true;
+}
+
+/* out of line: one call per 64 polls */
+static __attribute__((noinline)) void calibrate_bare(struct dp_worker *w)
+{
+	calibrate_slot(w, NULL);
+}
+
+static __attribute__((noinline)) void calibrate_peer(struct dp_worker *w)
+{
+	calibrate_slot(w, dp_bpf_jit_of(w->dp->cal_bpf));
 }
 
 int dp_worker_main(void *arg)
@@ -468,10 +493,12 @@ int dp_worker_main(void *arg)
 	uint64_t base_tsc, base_ns, tsc_mult, hz = rte_get_tsc_hz();
 	struct timespec ts;
 	unsigned idle = 0;
-	/* calibrate_ms: slot length in TSC cycles (0: off), start, which slot */
+	/* calibrate_ms: slot length in TSC cycles (0: off), start, which slot
+	 * (0 the loop, 1 the bare loop, 2 the peer: the bare loop running the
+	 * calibrate_bpf program, looked up in the slot itself) */
 	const uint64_t cal_len = hz / 1000 * dp->cfg.calibrate_ms;
 	uint64_t cal_t0;
-	bool cal_bare = false;
+	unsigned cal_slot = 0;
 #ifdef DPC_SCREEN_X8
 	const bool x8 = w->screen_x8;
 #endif
@@ -502,15 +529,20 @@ int dp_worker_main(void *arg)
 			uint64_t t = rte_rdtsc();
 
 			if (t - cal_t0 >= cal_len) {
-				if (cal_bare)
+				if (cal_slot == 0)
+					w->c.cal_loop_cycles += t - cal_t0;
+				else if (cal_slot == 1)
 					w->c.cal_bare_cycles += t - cal_t0;
 				else
-					w->c.cal_loop_cycles += t - cal_t0;
+					w->c.cal_peer_cycles += t - cal_t0;
 				cal_t0 = t;
-				cal_bare = !cal_bare;
+				cal_slot = cal_slot + 1 < (dp->cal_bpf ? 3u : 2u) ? cal_slot + 1 : 0;
 			}
-			if (cal_bare) {
-				calibrate_bare(w);
+			if (cal_slot) {
+				if (cal_slot == 1)
+					calibrate_bare(w);
+				else
+					calibrate_peer(w);
 				n = 0;
 				now = rte_rdtsc();
 				goto tail;

@@ -93,6 +93,11 @@ struct dpc_dp_config {
 	                                     packets no job sees: "calibration"),
 	                                     and counts packets and TSC cycles of
 	                                     both (stats.get workers[].calibrate) */
+	const char *calibrate_bpf;      /**< with calibrate_ms: a tcpdump filter
+	                                     that a third, "peer" slot runs on
+	                                     every packet of a bare loop, compiled
+	                                     by libpcap and JIT-compiled by rte_bpf
+	                                     (NULL: two slots only). Borrowed */
 	struct dpc_job_spec job_defaults; /**< base of every job spec */
 	const json_t *config_json;      /**< the whole config as loaded, shown by
 	                                     dpc_dp_info() (dp keeps a reference) */
