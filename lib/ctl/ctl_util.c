@@ -219,13 +219,16 @@ int dpc_ctl_config_from_json(const json_t *obj, struct dpc_ctl_config *cfg,
 				     &cfg->n_ro_gids, err, errlen);
 		} else if (strcmp(key, "max_clients") == 0) {
 			rc = uint_key(v, key, 1, 1024, &n, err, errlen);
-			cfg->max_clients = (unsigned)n;
+			if (rc == 0)
+				cfg->max_clients = (unsigned)n;
 		} else if (strcmp(key, "max_output_bytes") == 0) {
 			rc = uint_key(v, key, 65536, 1ll << 30, &n, err, errlen);
-			cfg->max_output_bytes = (size_t)n;
+			if (rc == 0)
+				cfg->max_output_bytes = (size_t)n;
 		} else if (strcmp(key, "idle_timeout_s") == 0) {
 			rc = uint_key(v, key, 0, 86400, &n, err, errlen);
-			cfg->idle_timeout_ms = (unsigned)n * 1000u;
+			if (rc == 0)
+				cfg->idle_timeout_ms = (unsigned)n * 1000u;
 		} else {
 			snprintf(err, errlen, "control.%.64s: unknown key (known: "
 				 "socket, group, allow_uids, allow_gids, "

@@ -141,7 +141,8 @@ static int parse_rotate(const json_t *obj, struct dpc_job_rotate *r,
 		} else if (strcmp(k, "max_files") == 0) {
 			rc = get_u64(v, "rotate.max_files", DPC_JOB_MAX_FILES, &u,
 				     err, errlen);
-			r->max_files = (uint32_t)u;
+			if (rc == 0)
+				r->max_files = (uint32_t)u;
 		} else if (strcmp(k, "mode") == 0) {
 			const char *s = json_string_value(v);
 

@@ -109,7 +109,8 @@ static void bc_add_prog(struct bc_set *s, const char *name, const struct bpf_ins
 	if (!s->progs)
 		abort();
 	p = &s->progs[s->n_progs++];
-	snprintf(p->name, sizeof(p->name), "%s", name);
+	/* long expressions are cut: the name only labels a failure */
+	snprintf(p->name, sizeof(p->name), "%.*s", (int)sizeof(p->name) - 1, name);
 	p->insns = malloc(n * sizeof(*in));
 	if (!p->insns)
 		abort();
