@@ -91,10 +91,13 @@ void dp_telemetry_refresh(struct dpc_dp *dp)
 	n_tel_jobs = 0;
 	{
 		uint64_t rx = 0, unwanted = 0, matched = 0, written = 0, calib = 0;
+		/* calibrate's own sums, then (from CAL_PEER on) its peer's,
+		 * published as cal_peer_* */
+		enum { CAL_PEER = 4 };
 		uint64_t cal[7] = { 0 };
 		static const char *const cal_k[7] = {
 			"loop_pkts", "loop_cycles", "bare_pkts", "bare_cycles",
-			"pkts", "cycles", "matched"     /* of calibrate.peer */
+			"pkts", "cycles", "matched"
 		};
 		json_t *w, *j, *cw;
 		unsigned k;
@@ -107,7 +110,7 @@ void dp_telemetry_refresh(struct dpc_dp *dp)
 			cw = json_object_get(w, "calibrate");
 			for (k = 0; cw && k < RTE_DIM(cal); k++)
 				cal[k] += (uint64_t)json_integer_value(json_object_get(
-					k < 4 ? cw : json_object_get(cw, "peer"), cal_k[k]));
+					k < CAL_PEER ? cw : json_object_get(cw, "peer"), cal_k[k]));
 		}
 		json_array_foreach(json_object_get(st, "jobs"), i, j) {
 			json_t *c = json_object_get(j, "counters");
@@ -142,9 +145,9 @@ void dp_telemetry_refresh(struct dpc_dp *dp)
 
 			put("calibration", calib);
 			for (k = 0; k < RTE_DIM(cal); k++) {
-				if (k >= 4 && !dp->cal_bpf)
+				if (k >= CAL_PEER && !dp->cal_bpf)
 					break;
-				snprintf(name, sizeof(name), k < 4 ? "cal_%s" : "cal_peer_%s",
+				snprintf(name, sizeof(name), k < CAL_PEER ? "cal_%s" : "cal_peer_%s",
 					 cal_k[k]);
 				put(name, cal[k]);
 			}

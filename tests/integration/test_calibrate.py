@@ -35,32 +35,40 @@ from dpcapd_util import (DPCAPD, Tap, base_config, check_balance, eal_args,
                          telemetry, tmpdir, wait_for)
 
 
-def main():
-    t = Tap()
-    d = tmpdir("calibrate")
-    a = os.path.join(d, "a.pcap")
-    gen("sample", a)
-    root = os.path.join(d, "cap")
+def calibrated_run(t, d, a, tag, dp_args, secs, tel_keys, what):
+    """dpcapd dp_args with a host job on an endless replay of a: up, and
+    after secs /dpcap/stats carries tel_keys (> 0); then SIGTERM.
+    Returns the capture root and finish()'s (rc, log, stats)."""
+    root = os.path.join(d, f"cap-{tag}")
     cfg = base_config(root, [(f"net_pcap0,rx_pcap={a},infinite_rx=1", 1)],
                       jobs=[{"name": "h80", "filter": "host 10.0.0.80",
                              "rotate": {"file_bytes": 1 << 20, "max_files": 2,
                                         "mode": "ring"}}],
                       mbuf_data_room=9344)
-    p = start_daemon(cfg, d, "cal", dp_args=["--calibrate", "100"])
+    p = start_daemon(cfg, d, tag, dp_args=dp_args)
     try:
         up = wait_for(lambda: "dpcapd: running" in open(p.log_path).read(), timeout=30)
-        t.check(up, "dpcapd --calibrate 100 is up on net_pcap infinite_rx")
-        time.sleep(2.5)
+        t.check(up, f"dpcapd {' '.join(dp_args)} is up on net_pcap infinite_rx")
+        time.sleep(secs)
         tel = telemetry(p.prefix, ["/dpcap/stats"]).get("/dpcap/stats", {})
         tel = tel.get("/dpcap/stats", {}) if isinstance(tel, dict) else {}
-        t.check(all(tel.get(k, 0) > 0 for k in ("calibration", "cal_loop_pkts",
-                                                  "cal_loop_cycles", "cal_bare_pkts",
-                                                  "cal_bare_cycles", "snapshot_mono_ns")),
-                f"/dpcap/stats carries calibration sums and snapshot_mono_ns "
-                f"({ {k: v for k, v in tel.items() if k.startswith('cal') or k == 'snapshot_mono_ns'} })")
+        t.check(all(tel.get(k, 0) > 0 for k in tel_keys),
+                f"/dpcap/stats carries {what} ({ {k: tel.get(k) for k in tel_keys} })")
     finally:
         p.send_signal(signal.SIGTERM)
-    rc, log, st = finish(p, 60)
+    return root, finish(p, 60)
+
+
+def main():
+    t = Tap()
+    d = tmpdir("calibrate")
+    a = os.path.join(d, "a.pcap")
+    gen("sample", a)
+    root, (rc, log, st) = calibrated_run(
+        t, d, a, "cal", ["--calibrate", "100"], 2.5,
+        ("calibration", "cal_loop_pkts", "cal_loop_cycles", "cal_bare_pkts",
+         "cal_bare_cycles", "snapshot_mono_ns"),
+        "calibration sums and snapshot_mono_ns")
     t.eq(rc, 0, "SIGTERM: exit 0")
     t.check("calibrate mode" in log, "the calibrate mode is announced in the log")
     check_balance(t, st, "calibrate", ports=True)
@@ -130,27 +138,9 @@ def peer_run(t, d, a):
     m_file = tcpdump_count(a, PEER_FILTER)
     t.check(0 < m_file < n_file,
             f"tcpdump: {m_file} of the file's {n_file} frames match {PEER_FILTER!r}")
-    root = os.path.join(d, "cap-peer")
-    cfg = base_config(root, [(f"net_pcap0,rx_pcap={a},infinite_rx=1", 1)],
-                      jobs=[{"name": "h80", "filter": "host 10.0.0.80",
-                             "rotate": {"file_bytes": 1 << 20, "max_files": 2,
-                                        "mode": "ring"}}],
-                      mbuf_data_room=9344)
-    p = start_daemon(cfg, d, "calpeer",
-                     dp_args=["--calibrate", "100", "--calibrate-bpf", PEER_FILTER])
-    try:
-        up = wait_for(lambda: "dpcapd: running" in open(p.log_path).read(), timeout=30)
-        t.check(up, "dpcapd --calibrate 100 --calibrate-bpf is up")
-        time.sleep(3)
-        tel = telemetry(p.prefix, ["/dpcap/stats"]).get("/dpcap/stats", {})
-        tel = tel.get("/dpcap/stats", {}) if isinstance(tel, dict) else {}
-        t.check(all(tel.get(k, 0) > 0 for k in ("cal_peer_pkts", "cal_peer_cycles",
-                                                  "cal_peer_matched")),
-                f"/dpcap/stats carries the peer slots' sums "
-                f"({ {k: v for k, v in tel.items() if k.startswith('cal_peer')} })")
-    finally:
-        p.send_signal(signal.SIGTERM)
-    rc, log, st = finish(p, 60)
+    _, (rc, log, st) = calibrated_run(
+        t, d, a, "calpeer", ["--calibrate", "100", "--calibrate-bpf", PEER_FILTER], 3,
+        ("cal_peer_pkts", "cal_peer_cycles", "cal_peer_matched"), "the peer slots' sums")
     t.eq(rc, 0, "peer: SIGTERM: exit 0")
     t.check("peer slots run" in log and "rte_bpf JIT" in log,
             "peer: the peer slot's filter and engine are logged")
