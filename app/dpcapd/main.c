@@ -204,7 +204,12 @@ int main(int argc, char **argv)
 	}
 	cfg.dp.calibrate_ms = calibrate_ms;
 	cfg.dp.calibrate_bpf = calibrate_bpf;
-	if (calibrate_ms)
+	if (calibrate_ms && calibrate_bpf)
+		fprintf(stderr, "dpcapd: calibrate mode: workers rotate %u ms slots of "
+			"their loop, a bare rx loop and the bare loop running \"%s\" "
+			"(rte_bpf JIT); the bare and peer slots' packets reach no job\n",
+			calibrate_ms, calibrate_bpf);
+	else if (calibrate_ms)
 		fprintf(stderr, "dpcapd: calibrate mode: workers alternate %u ms slots of "
 			"their loop and a bare rx loop; the bare slots' packets reach no job\n",
 			calibrate_ms);

@@ -144,6 +144,8 @@ def peer_run(t, d, a):
     t.eq(rc, 0, "peer: SIGTERM: exit 0")
     t.check("peer slots run" in log and "rte_bpf JIT" in log,
             "peer: the peer slot's filter and engine are logged")
+    t.check(f'bare loop running "{PEER_FILTER}"' in log,
+            "peer: the three-slot calibrate mode is announced with its filter")
     check_balance(t, st, "calibrate peer", ports=True)
     w = st["workers"][0] if st else {}
     c = w.get("calibrate", {})
