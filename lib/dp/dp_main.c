@@ -1555,8 +1555,12 @@ static int cal_bpf_load(struct dpc_dp *dp, char *err, size_t errlen)
 	pcap_t *p;
 	int rc;
 
-	if (!expr || !dp->cfg.calibrate_ms)
+	if (!expr)
 		return 0;
+	if (!dp->cfg.calibrate_ms) {
+		set_err(err, errlen, "calibrate_bpf: needs calibrate_ms (the peer is a calibrate slot)");
+		return -EINVAL;
+	}
 	dp->cal_prog = calloc(1, sizeof(*dp->cal_prog));
 	p = pcap_open_dead(DLT_EN10MB, 65535);
 	if (!dp->cal_prog || !p) {
