@@ -17,7 +17,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <pcap/pcap.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_lcore.h>
@@ -174,24 +173,14 @@ int main(int argc, char **argv)
 	}
 	if (calibrate_bpf) {
 		/* refuse a bad filter here, with libpcap's reason, before EAL */
-		pcap_t *pd = pcap_open_dead(DLT_EN10MB, 65535);
-		struct bpf_program prog;
-
 		if (!calibrate_ms) {
 			fprintf(stderr, "dpcapd: --calibrate-bpf needs --calibrate MS\n");
-			if (pd)
-				pcap_close(pd);
 			return 2;
 		}
-		if (!pd || pcap_compile(pd, &prog, calibrate_bpf, 1, PCAP_NETMASK_UNKNOWN) != 0) {
-			fprintf(stderr, "dpcapd: --calibrate-bpf \"%s\": %s\n", calibrate_bpf,
-				pd ? pcap_geterr(pd) : "out of memory");
-			if (pd)
-				pcap_close(pd);
+		if (dpc_dp_calibrate_bpf_check(calibrate_bpf, err, sizeof(err)) != 0) {
+			fprintf(stderr, "dpcapd: --calibrate-bpf %s\n", err);
 			return 2;
 		}
-		pcap_freecode(&prog);
-		pcap_close(pd);
 	}
 	if (!config_path) {
 		fprintf(stderr, "dpcapd: --config FILE is required (after --; see dpcapd --help)\n");

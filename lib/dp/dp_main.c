@@ -1544,15 +1544,45 @@ static struct rte_mempool *block_pool_create(unsigned n, unsigned elt, unsigned 
 	return mp;
 }
 
+/* libpcap's program for the calibrate_bpf filter expr, for Ethernet as
+ * tcpdump compiles it; on failure err says "\"expr\": reason". */
+static int cal_bpf_compile(const char *expr, struct bpf_program *prog, char *err,
+			   size_t errlen)
+{
+	pcap_t *p = pcap_open_dead(DLT_EN10MB, 65535);
+	int rc = 0;
+
+	if (!p) {
+		set_err(err, errlen, "\"%s\": out of memory", expr);
+		return -ENOMEM;
+	}
+	if (pcap_compile(p, prog, expr, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+		set_err(err, errlen, "\"%s\": %s", expr, pcap_geterr(p));
+		rc = -EINVAL;
+	}
+	pcap_close(p);
+	return rc;
+}
+
+int dpc_dp_calibrate_bpf_check(const char *expr, char *err, size_t errlen)
+{
+	struct bpf_program prog;
+	int rc = cal_bpf_compile(expr, &prog, err, errlen);
+
+	if (rc == 0)
+		pcap_freecode(&prog);
+	return rc;
+}
+
 /*
- * calibrate_bpf: compile the peer slot's filter with libpcap (as tcpdump
- * does, for Ethernet) and JIT-compile it with rte_bpf; no JIT is an error,
- * not a silent fall back to an interpreter the slot does not stand for.
+ * calibrate_bpf: compile the peer slot's filter with libpcap and
+ * JIT-compile it with rte_bpf; no JIT is an error, not a silent fall back
+ * to an interpreter the slot does not stand for.
  */
 static int cal_bpf_load(struct dpc_dp *dp, char *err, size_t errlen)
 {
 	const char *expr = dp->cfg.calibrate_bpf;
-	pcap_t *p;
+	char why[256];
 	int rc;
 
 	if (!expr)
@@ -1562,22 +1592,17 @@ static int cal_bpf_load(struct dpc_dp *dp, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	dp->cal_prog = calloc(1, sizeof(*dp->cal_prog));
-	p = pcap_open_dead(DLT_EN10MB, 65535);
-	if (!dp->cal_prog || !p) {
-		if (p)
-			pcap_close(p);
+	if (!dp->cal_prog) {
 		set_err(err, errlen, "calibrate_bpf: out of memory");
 		return -ENOMEM;
 	}
-	rc = pcap_compile(p, dp->cal_prog, expr, 1, PCAP_NETMASK_UNKNOWN);
-	if (rc != 0) {
-		set_err(err, errlen, "calibrate_bpf: \"%s\": %s", expr, pcap_geterr(p));
-		pcap_close(p);
+	rc = cal_bpf_compile(expr, dp->cal_prog, why, sizeof(why));
+	if (rc) {
+		set_err(err, errlen, "calibrate_bpf: %s", why);
 		free(dp->cal_prog);
 		dp->cal_prog = NULL;
-		return -EINVAL;
+		return rc;
 	}
-	pcap_close(p);
 	dp->cal_bpf = dp_bpf_load(dp->cal_prog->bf_insns, dp->cal_prog->bf_len, true);
 	if (!dp->cal_bpf) {
 		set_err(err, errlen, "calibrate_bpf: \"%s\": rte_bpf cannot JIT-compile it (%s)",

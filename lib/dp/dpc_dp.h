@@ -109,6 +109,13 @@ void dpc_dp_config_init(struct dpc_dp_config *cfg);
 struct dpc_dp;                          /* opaque */
 
 /**
+ * Whether libpcap compiles expr for Ethernet, as dpc_dp_create() will for
+ * calibrate_bpf; no EAL needed. @return 0, or -EINVAL/-ENOMEM with err
+ * "\"expr\": libpcap's reason".
+ */
+int dpc_dp_calibrate_bpf_check(const char *expr, char *err, size_t errlen);
+
+/**
  * Bring up ports, queues, pools, rings, RCU and writer threads and recover
  * ".part" files under capture_root. The workers do not poll yet: start the
  * config's jobs, then call dpc_dp_start() (so a finite input such as a
